@@ -1,0 +1,35 @@
+"""Experiments that reproduce the papers' claims; one experiment per module.
+
+Every public module in this package registers its experiment(s) with
+[`jaxbd.experiments.register`][]; [`registry`][] imports them all and returns them in report order.
+"""
+
+import importlib
+import pkgutil
+
+from ._core import (
+    Claim as Claim,
+    Context as Context,
+    Experiment as Experiment,
+    ExperimentResult as ExperimentResult,
+    Figure as Figure,
+    Table as Table,
+    _REGISTRY,
+    register as register,
+)
+
+
+def registry() -> dict[str, Experiment]:
+    """All registered experiments, by name, in report order."""
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def get(name: str) -> Experiment:
+    """The experiment registered as `name`; `ValueError` listing the known names otherwise."""
+    reg = registry()
+    if name not in reg:
+        raise ValueError(f"Unknown experiment {name!r}; known: {', '.join(reg)}.")
+    return reg[name]

@@ -1,0 +1,137 @@
+"""Typed experiment results and the experiment registry.
+
+An experiment is a function `run(ctx: Context) -> ExperimentResult`, registered with
+[`register`][]. A result holds tables, figures and *claims*: a statement from a paper, the number
+that was measured, and a verdict computed from that number (never typed in by hand).
+"""
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from matplotlib.figure import Figure as MplFigure
+
+
+__all__ = ["Claim", "Table", "Figure", "ExperimentResult", "Context", "Experiment", "register"]
+
+
+@dataclasses.dataclass
+class Claim:
+    """A paper's statement next to what was measured.
+
+    **Fields:**
+
+    - `statement`: the claim, in words (e.g. "Activate-RFF flips the label of every input").
+    - `source`: where it comes from (e.g. "GKVZ Thm 6.3").
+    - `measured`: the measured number(s), in words, e.g. "ASR 0.998 ± 0.002 over 5 seeds".
+    - `holds`: the verdict computed from the measurement: `True`, `False`, or `None` when the
+      run cannot decide (e.g. a quick run too small to say).
+    - `criterion`: the rule the verdict applies (e.g. "ASR >= 0.99 and controls <= 0.1").
+    """
+
+    statement: str
+    source: str
+    measured: str
+    holds: bool | None
+    criterion: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return {True: "holds", False: "does not hold", None: "undecided"}[self.holds]
+
+
+@dataclasses.dataclass
+class Table:
+    """Rows of numbers or strings under named columns."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    note: str = ""
+
+    def __post_init__(self):
+        for r in self.rows:
+            if len(r) != len(self.columns):
+                raise ValueError(
+                    f"Table {self.title!r}: a row has {len(r)} cells for {len(self.columns)} columns."
+                )
+
+
+@dataclasses.dataclass
+class Figure:
+    """A matplotlib figure saved as `filename` (PNG) by the report."""
+
+    filename: str
+    caption: str
+    figure: MplFigure
+
+
+@dataclasses.dataclass
+class ExperimentResult:
+    """What one experiment returns; `data` holds any extra JSON-able raw numbers."""
+
+    name: str
+    title: str
+    summary: str
+    claims: list[Claim] = dataclasses.field(default_factory=list)
+    tables: list[Table] = dataclasses.field(default_factory=list)
+    figures: list[Figure] = dataclasses.field(default_factory=list)
+    data: dict = dataclasses.field(default_factory=dict)
+    quick: bool = False
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclasses.dataclass
+class Context:
+    """How an experiment is run: `quick` (a smoke-sized run), the base `seed`, progress bars."""
+
+    quick: bool = False
+    seed: int = 0
+    show_progress: bool = True
+
+    def progress(self, iterable: Iterable, desc: str, total: int | None = None) -> Iterable:
+        """Wrap a long loop in a progress bar (tqdm, to stderr) when enabled."""
+        if not self.show_progress:
+            return iterable
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, desc=desc, total=total, leave=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    description: str
+    order: int
+    fn: Callable[[Context], ExperimentResult]
+
+    def run(self, ctx: Context) -> ExperimentResult:
+        start = time.perf_counter()
+        result = self.fn(ctx)
+        if not isinstance(result, ExperimentResult):
+            raise TypeError(f"experiment {self.name!r} returned {type(result).__name__}")
+        result.seconds = time.perf_counter() - start
+        result.quick = ctx.quick
+        return result
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def register(name: str, *, title: str, description: str, order: int = 100):
+    """Decorator registering `fn(ctx) -> ExperimentResult` under `name` for `jaxbd reproduce`.
+
+    `order` sorts experiments in the report; `description` says in one or two sentences what
+    the experiment shows (used by `jaxbd list` and the README).
+    """
+
+    def wrap(fn):
+        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+            raise ValueError(f"experiment {name!r} registered twice")
+        _REGISTRY[name] = Experiment(name, title, description, order, fn)
+        return fn
+
+    return wrap

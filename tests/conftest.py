@@ -1,0 +1,27 @@
+import itertools
+
+import jax
+import jax.random as jr
+import pytest
+
+
+# Strict promotion catches silent float32 -> float64 (or int -> float) mixing in the library.
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+
+@pytest.fixture
+def getkey():
+    """A fresh, deterministic PRNG key per call (seeded by call order within the test)."""
+    counter = itertools.count()
+
+    def _getkey():
+        return jr.key(next(counter))
+
+    return _getkey
+
+
+@pytest.fixture
+def x64():
+    """Run the test body with 64-bit floats enabled (for math that needs float64)."""
+    with jax.enable_x64(True):
+        yield
