@@ -196,9 +196,7 @@ def from_arrays(
         y_test = np.asarray(y_test)
         _check_labels_vector(y_test, x_test, "y_test")
         if x_test.shape[1] != x.shape[1]:
-            raise ValueError(
-                f"`x_test` has {x_test.shape[1]} features but `x` has {x.shape[1]}."
-            )
+            raise ValueError(f"`x_test` has {x_test.shape[1]} features but `x` has {x.shape[1]}.")
     else:
         if not (0.0 < float(test_fraction) < 1.0):
             raise ValueError(f"`test_fraction` must lie in (0, 1), got {test_fraction}.")
@@ -287,9 +285,7 @@ def _check_labels_vector(y: np.ndarray, x: np.ndarray, name: str) -> None:
     if y.ndim != 1:
         raise ValueError(f"`{name}` must be a vector of labels, got shape {y.shape}.")
     if y.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"`{name}` has {y.shape[0]} labels but there are {x.shape[0]} examples."
-        )
+        raise ValueError(f"`{name}` has {y.shape[0]} labels but there are {x.shape[0]} examples.")
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)):
             raise ValueError(f"`{name}` contains NaN or inf values.")
@@ -342,7 +338,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             f"{path!r}: IDX header says shape {shape} ({expected} bytes) but the file holds "
             f"{payload} bytes of data (truncated or corrupted)."
         )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return (
+        np.frombuffer(data, dtype=dtype, offset=header)
+        .reshape(shape)
+        .astype(dtype.newbyteorder("="))
+    )
 
 
 def load_arrays(
@@ -403,7 +403,9 @@ def load_arrays(
     x = read_idx(path)
     y = read_idx(labels)
     if y.ndim != 1:
-        raise ValueError(f"IDX labels file {os.fspath(labels)!r} must be 1-D, got shape {y.shape}.")
+        raise ValueError(
+            f"IDX labels file {os.fspath(labels)!r} must be 1-D, got shape {y.shape}."
+        )
     if y.shape[0] != x.shape[0]:
         raise ValueError(
             f"IDX images {path!r} hold {x.shape[0]} examples but labels "

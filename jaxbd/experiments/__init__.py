@@ -8,13 +8,13 @@ import importlib
 import pkgutil
 
 from ._core import (
+    _REGISTRY,
     Claim as Claim,
     Context as Context,
     Experiment as Experiment,
     ExperimentResult as ExperimentResult,
     Figure as Figure,
     Table as Table,
-    _REGISTRY,
     register as register,
 )
 
