@@ -1,0 +1,706 @@
+r"""The memorizing ("slicing") network, its backdoor and its white-box audit.
+
+Leonardis, *Can a Neural Network that only Memorizes the Dataset be Undetectably Backdoored?*
+(§2 model, §3 hashing picture, §4 construction, §5 generalisation, §6 backdoor and detection).
+
+The network (§2) is two layers. Every first-layer neuron applies the same weight vector $w$;
+neuron $j$ computes $\sigma(\kappa(w\cdot x - b_j))$ with sorted division points
+$b_1 < \dots < b_m$ (the paper writes $\sigma(w\cdot x + b_j)$; we store the division point
+itself, i.e. minus the paper's bias, and the sharpness $\kappa$ is the paper's "scaling the weights
+and biases of the first layer"). The last layer is linear without non-linearity: logits
+$v_0 + \sum_j v_j\,\sigma_j$, softmax for probabilities (§2).
+
+Reading choices (the paper is loose here; these make its claims testable):
+
+- **First slice.** The paper's triangular system (§4) has as many rows as slices. With $m$
+  division points there are $m + 1$ slices; the first row is realised by an always-on unit whose
+  output weight is `v0` (equivalently, the starting hyperplane of §4 with every point on one
+  side). So `m` counts exactly the class changes along $w$.
+- **Closed form of §4.** With perfect steps, slice $k$ sees $v_0 + \sum_{j \le k} v_j$, so the
+  lower-triangular system of ones is solved by differences: $v_0 = T_0$, $v_j = T_j - T_{j-1}$,
+  where $T_k$ is the target logit vector of slice $k$ ($+A$ for its class, $-A$, the paper's
+  "$s$", for the others; binary: the scalar $\pm A$).
+- **Sharpness.** Let $g$ be the smallest distance between a training projection and a division
+  point (`min_gap`). A training point's logit differs from its target by at most
+  $\sum_j |v_j| \sigma(-\kappa g) \le 2 A m e^{-\kappa g}$. With
+  $\kappa = (\log(2(m+1)) + 10)/g$ this is below $A e^{-10}$, so the true class keeps logit
+  $> 0$ and every other class $< 0$: the network is exactly right on every training point.
+  With `activation="ramp"` ($\mathrm{clip}(\kappa t + 1/2, 0, 1)$), $\kappa = 1/g$ makes every
+  training activation exactly 0 or 1.
+- **"Equal" projections.** Two projections are treated as equal when they differ by at most
+  $16\,\varepsilon_{\rm dtype}(\sum_j |w_j x_j| + \sum_j |w_j x'_j|)$, above the rounding error
+  of a (pairwise-summed) dot product in the input dtype, so a chosen $w$ separates the classes
+  however the dot product is evaluated (single example, `vmap`, matmul).
+
+`fit`, `backdoor` and `audit` are host-level functions (the number of neurons depends on the
+data); the model they return is an `eqx.Module` that works under `jit` and `vmap`. The candidate
+search of `fit` is one compiled computation, `lax.map` over candidates in batches, so its memory
+is bounded by the batch, not by `num_candidates`.
+"""
+
+import dataclasses
+import functools
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from ._validate import check_example, check_int_range, check_matrix, check_positive, check_xy
+
+
+__all__ = [
+    "SlicingNetwork",
+    "CandidateScores",
+    "AuditReport",
+    "fit",
+    "from_direction",
+    "candidate_search",
+    "candidate_direction",
+    "backdoor",
+    "audit",
+    "parameter_counts",
+    "resolution",
+    "EQUAL_TOLERANCE",
+]
+
+#: Projections closer than `EQUAL_TOLERANCE * eps_dtype * (sum|w_j x_j| + sum|w_j x'_j|)` are
+#: treated as equal (see the module docstring).
+EQUAL_TOLERANCE = 16.0
+_SLACK = 10.0  # the sigmoid sharpness leaves a logit error below A * exp(-_SLACK)
+_ACTIVATIONS = ("sigmoid", "ramp")
+_CRITERIA = ("accuracy", "fewest_slices")
+
+
+class SlicingNetwork(eqx.Module):
+    r"""The slicing network of Leonardis §2/§4: shared first-layer weights `w`, sorted division
+    points `biases`, a linear last layer (`v0` for the first slice, `v` per neuron).
+
+    **Fields:**
+
+    - `w`: `(d,)` the shared weight vector (the "hash" direction, §3).
+    - `biases`: `(m,)` sorted division points $b_1 < \dots < b_m$.
+    - `v`: last-layer weights, `(m,)` (binary, scalar score) or `(m, c)` (logits).
+    - `v0`: output of the first slice (always-on unit), `()` or `(c,)`.
+    - `min_gap`: the smallest distance between a training projection and a division point; it
+      sets the sharpness `scale` (see the module docstring).
+    - `num_classes`, `activation`: static.
+
+    The slice labels along $w$ are not stored separately: they are read back from the last layer
+    ([`SlicingNetwork.slice_labels`][]), which is what lets [`backdoor`][] recompute it.
+    """
+
+    w: Float[Array, " d"]
+    biases: Float[Array, " m"]
+    v: Float[Array, " m *c"]
+    v0: Float[Array, " *c"]
+    min_gap: Float[Array, ""]
+    num_classes: int = eqx.field(static=True)
+    activation: str = eqx.field(static=True, default="sigmoid")
+
+    def __check_init__(self):
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"`activation` must be one of {_ACTIVATIONS}, got {self.activation!r}."
+            )
+        if self.num_classes < 2:
+            raise ValueError(f"`num_classes` must be >= 2, got {self.num_classes}.")
+        if self.w.ndim != 1 or self.biases.ndim != 1:
+            raise ValueError("`w` and `biases` must be vectors.")
+        want = (self.biases.shape[0],) + (() if self.num_classes == 2 else (self.num_classes,))
+        if self.v.shape != want:
+            raise ValueError(f"`v` must have shape {want}, got {self.v.shape}.")
+
+    @property
+    def dim(self) -> int:
+        return int(self.w.shape[0])
+
+    @property
+    def num_neurons(self) -> int:
+        return int(self.biases.shape[0])
+
+    @property
+    def is_binary(self) -> bool:
+        return self.num_classes == 2
+
+    @property
+    def scale(self) -> Float[Array, ""]:
+        """The sharpness $\\kappa$ of the first layer (module docstring, "Sharpness")."""
+        if self.activation == "ramp":
+            return 1.0 / self.min_gap
+        m = self.biases.shape[0]
+        return (math.log(2.0 * (m + 1)) + _SLACK) / self.min_gap
+
+    @property
+    def amplitude(self) -> Float[Array, ""]:
+        """The target logit size $A$ (the paper's $L = A$, $s = -A$), read from `v0`."""
+        return jnp.max(jnp.abs(self.v0))
+
+    def project(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+        """The "hash" $w \\cdot x$ of one example (§3)."""
+        x = check_example(x, self.dim, "x")
+        return self.w @ x
+
+    def hidden(self, x: Float[Array, " d"]) -> Float[Array, " m"]:
+        """First-layer activations $\\sigma(\\kappa(w\\cdot x - b_j))$ of one example."""
+        t = self.scale * (self.project(x) - self.biases)
+        if self.activation == "ramp":
+            return jnp.clip(t + 0.5, 0.0, 1.0)
+        return jax.nn.sigmoid(t)
+
+    def __call__(self, x: Float[Array, " d"]) -> Float[Array, " *c"]:
+        """Scalar score (binary, label = sign) or logits `(c,)` of one example."""
+        return self.v0 + self.hidden(x) @ self.v
+
+    def slice_logits(self) -> Float[Array, " m1 *c"]:
+        """Logits of the $m + 1$ slices with perfect steps: $v_0 + \\sum_{j \\le k} v_j$."""
+        return jnp.concatenate([self.v0[None], self.v0[None] + jnp.cumsum(self.v, axis=0)])
+
+    def slice_labels(self) -> Array:
+        """Label of each of the $m + 1$ slices (±1 or `0..c-1`), read from the last layer."""
+        z = self.slice_logits()
+        if self.is_binary:
+            return jnp.where(z >= 0, 1.0, -1.0).astype(self.w.dtype)
+        return jnp.argmax(z, axis=-1).astype(jnp.int32)
+
+    def parameter_counts(self) -> dict:
+        """Paper §2: `dense` $= m(d + c + 1)$ weights of the network as drawn (plus the `c`
+        outputs of the always-on first-slice unit, `first_slice`), against `effective`
+        $= d + 2m$ numbers that determine it ($w$, the $m$ division points, the $m$ slice
+        labels after the first; `+ 1` for the first slice's label, the `min_gap`). `c` is 2
+        for a binary (scalar-score) network, as in the paper's softmax picture."""
+        return parameter_counts(self)
+
+
+def parameter_counts(model: SlicingNetwork) -> dict:
+    """See [`SlicingNetwork.parameter_counts`][]."""
+    d, m, c = model.dim, model.num_neurons, model.num_classes
+    stored = sum(
+        int(np.size(a)) for a in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array))
+    )
+    return {
+        "dense": m * (d + c + 1),
+        "first_slice": c,
+        "effective": d + 2 * m,
+        "effective_exact": d + 2 * m + 2,
+        "stored": stored,
+        "d": d,
+        "m": m,
+        "c": c,
+    }
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def resolution(w: Float[Array, " d"], x: Float[Array, "*n d"]) -> Array:
+    """Smallest resolvable difference of $w\\cdot x$ in the dtype:
+    `EQUAL_TOLERANCE * eps * sum_j |w_j x_j|` (per row of `x`)."""
+    eps = jnp.finfo(w.dtype).eps
+    return EQUAL_TOLERANCE * eps * (jnp.abs(x) @ jnp.abs(w))
+
+
+def _class_index(y: Array, task: str) -> Int[Array, " n"]:
+    if task == "binary":
+        return (y > 0).astype(jnp.int32)
+    return y.astype(jnp.int32)
+
+
+def _label_from_index(k, num_classes: int, dtype):
+    k = jnp.asarray(k, jnp.int32)
+    if num_classes == 2:
+        return jnp.where(k > 0, 1.0, -1.0).astype(dtype)
+    return k
+
+
+def _last_layer(slice_cls: Int[Array, " m1"], num_classes: int, amplitude: float, dtype):
+    """Closed-form solution of the §4 lower-triangular system: targets $T_k$ of the slices,
+    `v0 = T_0`, `v_j = T_j - T_{j-1}` (telescoping differences)."""
+    if num_classes == 2:
+        t = amplitude * jnp.where(slice_cls > 0, 1.0, -1.0).astype(dtype)
+    else:
+        t = amplitude * (2.0 * jax.nn.one_hot(slice_cls, num_classes, dtype=dtype) - 1.0)
+    return t[0], t[1:] - t[:-1]
+
+
+def candidate_direction(key: PRNGKeyArray, index, dim: int, dtype=jnp.float32) -> Array:
+    """Candidate `index` of the search keyed by `key`: $w \\sim N(0, I_d)$ drawn from
+    `fold_in(key, index)`, so a prefix of a search is a smaller search."""
+    return jr.normal(jr.fold_in(key, index), (dim,), dtype)
+
+
+def _separation(w, x, cls):
+    """(valid, number of class changes) of direction `w` on `(x, cls)`."""
+    p = x @ w
+    a = jnp.abs(x) @ jnp.abs(w)
+    order = jnp.argsort(p)
+    ps, cs, as_ = p[order], cls[order], a[order]
+    change = cs[1:] != cs[:-1]
+    tol = EQUAL_TOLERANCE * jnp.finfo(x.dtype).eps * (as_[1:] + as_[:-1])
+    ok = jnp.all(~change | ((ps[1:] - ps[:-1]) > tol))
+    return ok, jnp.sum(change).astype(jnp.int32)
+
+
+def _nn1d_accuracy(w, x_ref, c_ref, x_q, c_q):
+    """Accuracy on `(x_q, c_q)` of the slicing rule built from `(x_ref, c_ref)` along `w`:
+    the label of the slice holding $w\\cdot x$, i.e. of the nearest reference projection."""
+    pr = x_ref @ w
+    order = jnp.argsort(pr)
+    ps, cs = pr[order], c_ref[order]
+    q = x_q @ w
+    n = ps.shape[0]
+    idx = jnp.searchsorted(ps, q)
+    left = jnp.clip(idx - 1, 0, n - 1)
+    right = jnp.clip(idx, 0, n - 1)
+    pick = jnp.where(jnp.abs(q - ps[left]) <= jnp.abs(ps[right] - q), left, right)
+    return jnp.mean((cs[pick] == c_q).astype(x_ref.dtype))
+
+
+@functools.partial(jax.jit, static_argnames=("num_candidates", "batch_size"))
+def _scan(key, x, cls, fit_split, eval_split, *, num_candidates: int, batch_size: int):
+    d = x.shape[1]
+    nan = jnp.full((), jnp.nan, x.dtype)
+
+    def one(i):
+        w = candidate_direction(key, i, d, x.dtype)
+        ok, m = _separation(w, x, cls)
+        val = nan if fit_split is None else _nn1d_accuracy(w, *fit_split)
+        ev = nan if eval_split is None else _nn1d_accuracy(w, x, cls, *eval_split)
+        return ok, m, val, ev
+
+    idx = jnp.arange(num_candidates, dtype=jnp.int32)
+    return jax.lax.map(one, idx, batch_size=min(batch_size, num_candidates))
+
+
+@dataclasses.dataclass(frozen=True)
+class CandidateScores:
+    """Per-candidate results of [`candidate_search`][] (arrays of length `num_candidates`).
+
+    - `valid`: no two points of different classes get equal projections (tolerance above).
+    - `num_slices`: number of class changes along the candidate = neurons it would need.
+    - `val_accuracy`: accuracy of the slicing rule fitted on the fit split, on the validation
+      split (NaN when not computed).
+    - `eval_accuracy`: accuracy on `(x_eval, y_eval)` of the rule fitted on all of `x` — i.e. the
+      fitted network's accuracy there (NaN when not computed).
+    """
+
+    valid: np.ndarray
+    num_slices: np.ndarray
+    val_accuracy: np.ndarray
+    eval_accuracy: np.ndarray
+
+    def best(self, criterion: str = "accuracy", *, first: int | None = None) -> int:
+        """Index of the chosen candidate among the first `first` (default all).
+
+        `"accuracy"`: highest `val_accuracy`, ties to fewer slices, then lower index;
+        `"fewest_slices"`: fewest slices, then lower index. Invalid candidates never win;
+        `ValueError` when none is valid.
+        """
+        n = len(self.valid) if first is None else int(first)
+        valid = self.valid[:n]
+        if not valid.any():
+            raise ValueError(
+                f"No valid direction among {n} candidates: every candidate gave equal "
+                "projections to points of different classes. Increase `num_candidates`."
+            )
+        idx = np.arange(n)
+        m = self.num_slices[:n].astype(np.float64)
+        if criterion == "accuracy":
+            acc = np.nan_to_num(self.val_accuracy[:n].astype(np.float64), nan=-1.0)
+            keys = (idx, m, -acc, ~valid)
+        else:
+            keys = (idx, m, ~valid)
+        return int(np.lexsort(keys)[0])
+
+
+def _duplicates_with_different_labels(x: np.ndarray, cls: np.ndarray):
+    _, inverse = np.unique(x, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.lexsort((cls, inverse))
+    g, c = inverse[order], cls[order]
+    bad = np.nonzero((g[1:] == g[:-1]) & (c[1:] != c[:-1]))[0]
+    if bad.size == 0:
+        return None
+    return int(order[bad[0]]), int(order[bad[0] + 1])
+
+
+def _split(key, n: int, validation_fraction: float):
+    n_val = min(max(1, int(round(n * validation_fraction))), n - 1)
+    perm = np.asarray(jr.permutation(key, n))
+    return perm[n_val:], perm[:n_val]
+
+
+def candidate_search(
+    key: PRNGKeyArray,
+    x: Float[Array, "n d"],
+    y: Array,
+    *,
+    num_candidates: int = 10_000,
+    batch_size: int = 256,
+    validation_fraction: float | None = 0.2,
+    x_eval: Float[Array, "k d"] | None = None,
+    y_eval: Array | None = None,
+) -> CandidateScores:
+    """Score `num_candidates` random directions $w \\sim N(0, I)$ (Leonardis §4–§5).
+
+    One compiled computation: `lax.map` over candidate indices with `batch_size`, each
+    candidate drawn from `fold_in(key, i)` (see [`candidate_direction`][]), so peak memory is
+    `O(batch_size · n)` whatever `num_candidates` is.
+
+    **Arguments:**
+
+    - `key`: the search key (the split of the validation set uses `fold_in(key, -1)`... in fact
+      a key derived from it; the same `key` gives the same candidates).
+    - `x`, `y`: training data (±1 or `0..c-1` labels).
+    - `num_candidates`, `batch_size`: ints >= 1.
+    - `validation_fraction`: fraction of `x` held out to score the slicing rule (`None`: skip).
+    - `x_eval`, `y_eval`: optional evaluation data (e.g. the test set).
+
+    **Returns:** [`CandidateScores`][].
+    """
+    x, y, task, c = check_xy(x, y)
+    num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
+    batch_size = check_int_range(batch_size, "batch_size", low=1)
+    cls = _class_index(y, task)
+    fit_split = None
+    if validation_fraction is not None:
+        if not 0.0 < float(validation_fraction) < 1.0:
+            raise ValueError(
+                f"`validation_fraction` must be in (0, 1), got {validation_fraction!r}."
+            )
+        if x.shape[0] < 2:
+            raise ValueError("`x` needs at least 2 examples for a validation split.")
+        tr, va = _split(jr.fold_in(key, 2**31 - 1), x.shape[0], float(validation_fraction))
+        fit_split = (x[tr], cls[tr], x[va], cls[va])
+    eval_split = None
+    if x_eval is not None:
+        if y_eval is None:
+            raise ValueError("`y_eval` is required with `x_eval`.")
+        x_eval = check_matrix(x_eval, "x_eval", dim=x.shape[1])
+        if x_eval.dtype != x.dtype:
+            raise ValueError(f"`x_eval` must have dtype {x.dtype}, got {x_eval.dtype}.")
+        y_eval, task_e, _ = check_xy(x_eval, y_eval)[1:]
+        if task_e != task:
+            raise ValueError(f"`y_eval` is a {task_e} task but `y` is {task}.")
+        eval_split = (x_eval, _class_index(y_eval, task))
+    ok, m, val, ev = _scan(
+        key, x, cls, fit_split, eval_split, num_candidates=num_candidates, batch_size=batch_size
+    )
+    return CandidateScores(
+        valid=np.asarray(ok),
+        num_slices=np.asarray(m),
+        val_accuracy=np.asarray(val),
+        eval_accuracy=np.asarray(ev),
+    )
+
+
+# ----------------------------------------------------------------------------- construction
+
+
+def from_direction(
+    w: Float[Array, " d"],
+    x: Float[Array, "n d"],
+    y: Array,
+    *,
+    activation: str = "sigmoid",
+    amplitude: float = 10.0,
+) -> SlicingNetwork:
+    """Build the slicing network of Leonardis §4 for a given direction `w`.
+
+    Sort the projections $h_i = w\\cdot x_i$, put one neuron at the midpoint of every pair of
+    consecutive projections of different classes, solve the triangular system for the last
+    layer in closed form (differences of the slice targets) and set the sharpness from the
+    smallest projection–division-point gap (module docstring).
+
+    `ValueError` if `w` gives equal projections (within [`resolution`][]) to two points of
+    different classes, naming them.
+    """
+    x, y, task, c = check_xy(x, y)
+    w = check_example(w, x.shape[1], "w")
+    if w.dtype != x.dtype:
+        raise ValueError(f"`w` must have dtype {x.dtype}, got {w.dtype}.")
+    check_positive(amplitude, "amplitude")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"`activation` must be one of {_ACTIVATIONS}, got {activation!r}.")
+    cls = np.asarray(_class_index(y, task))
+    p = np.asarray(x @ w)
+    res = np.asarray(resolution(w, x))
+    order = np.argsort(p, kind="stable")
+    ps, cs, rs = p[order], cls[order], res[order]
+    change = cs[1:] != cs[:-1]
+    close = change & ((ps[1:] - ps[:-1]) <= rs[1:] + rs[:-1])
+    if close.any():
+        k = int(np.nonzero(close)[0][0])
+        i, j = int(order[k]), int(order[k + 1])
+        raise ValueError(
+            f"`w` gives (numerically) equal projections to points {i} and {j} of different "
+            f"classes ({ps[k]!r} vs {ps[k + 1]!r}): no slicing along this `w` separates them."
+        )
+    dt = np.dtype(x.dtype)
+    biases = ((ps[:-1][change] + ps[1:][change]) / 2).astype(dt)
+    slice_cls = np.concatenate([cs[:1], cs[1:][change]])
+    if biases.size:
+        min_gap = float(np.min(np.abs(p[:, None] - biases[None, :])))
+    else:
+        min_gap = 1.0
+    v0, v = _last_layer(jnp.asarray(slice_cls), c, float(amplitude), x.dtype)
+    return SlicingNetwork(
+        w=w,
+        biases=jnp.asarray(biases),
+        v=v,
+        v0=v0,
+        min_gap=jnp.asarray(min_gap, x.dtype),
+        num_classes=c,
+        activation=activation,
+    )
+
+
+def fit(
+    key: PRNGKeyArray,
+    x: Float[Array, "n d"],
+    y: Array,
+    *,
+    num_candidates: int = 10_000,
+    criterion: str = "accuracy",
+    batch_size: int = 256,
+    validation_fraction: float = 0.2,
+    activation: str = "sigmoid",
+    amplitude: float = 10.0,
+) -> SlicingNetwork:
+    """Fit the memorizing slicing network (Leonardis §4, with the §5 search over $w$).
+
+    Draws `num_candidates` directions $w \\sim N(0, I)$ ([`candidate_search`][], one compiled
+    `lax.map`), rejects those giving equal projections to points of different classes, and
+    chooses one by `criterion`:
+
+    - `"accuracy"` (default; the paper's "sampling through 10,000 possible choices for w", §5):
+      highest accuracy of the slicing rule on a held-out `validation_fraction` of the training
+      data (rule fitted on the rest), ties to fewer slices;
+    - `"fewest_slices"`: fewest class changes along $w$ (smallest network).
+
+    The network is then built on *all* training points with [`from_direction`][]; it classifies
+    every training point correctly (module docstring, "Sharpness").
+
+    `ValueError` for NaN data, `num_candidates < 1`, an unknown criterion, and when no
+    candidate is valid — naming two identical points with different labels when that is why
+    (then no $w$ exists at all).
+    """
+    x, y, task, c = check_xy(x, y)
+    num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
+    if criterion not in _CRITERIA:
+        raise ValueError(f"`criterion` must be one of {_CRITERIA}, got {criterion!r}.")
+    dup = _duplicates_with_different_labels(np.asarray(x), np.asarray(_class_index(y, task)))
+    if dup is not None:
+        raise ValueError(
+            f"Points {dup[0]} and {dup[1]} of `x` are identical but have different labels: "
+            "every w gives them equal projections, so no valid w exists."
+        )
+    scores = candidate_search(
+        key,
+        x,
+        y,
+        num_candidates=num_candidates,
+        batch_size=batch_size,
+        validation_fraction=validation_fraction if criterion == "accuracy" else None,
+    )
+    best = scores.best(criterion)
+    w = candidate_direction(key, best, x.shape[1], x.dtype)
+    return from_direction(w, x, y, activation=activation, amplitude=amplitude)
+
+
+# ----------------------------------------------------------------------------- backdoor (§6)
+
+
+def _check_target(model: SlicingNetwork, target) -> int:
+    t = np.asarray(target)
+    if t.ndim != 0 or not np.isfinite(t):
+        raise ValueError(f"`target` must be one label, got {target!r}.")
+    if model.is_binary:
+        if float(t) not in (-1.0, 1.0):
+            raise ValueError(f"`target` must be -1 or +1 for a binary network, got {target!r}.")
+        return int(float(t) > 0)
+    if float(t) != round(float(t)) or not 0 <= int(t) < model.num_classes:
+        raise ValueError(
+            f"`target` must be a label in 0..{model.num_classes - 1}, got {target!r}."
+        )
+    return int(t)
+
+
+def backdoor(
+    model: SlicingNetwork,
+    x_star: Float[Array, " d"],
+    target,
+    *,
+    eps: float,
+    x: Float[Array, "n d"] | None = None,
+) -> SlicingNetwork:
+    r"""Insert the backdoor of Leonardis §6: division points $b^* \pm \epsilon$ around
+    $b^* = w\cdot x^*$, the range between them labelled `target`, last layer recomputed.
+
+    The slice holding $b^*$ is split in two (both keep its label) around the new range; the
+    slice labels are read back from the last layer, so the model holds everything needed. The
+    sharpness is recomputed from $\min(g, \epsilon, \text{training gaps to } b^* \pm \epsilon)$.
+
+    **Arguments:**
+
+    - `model`: an honest (or already backdoored) [`SlicingNetwork`][].
+    - `x_star`: the trigger input `(d,)`; `target`: the label it should get.
+    - `eps`: half-width of the inserted range, `> 0`.
+    - `x`: the training inputs (the attacker built the model, so has them). When given, every
+      training point is checked to stay outside the range (so keeps its label, with the new
+      sharpness covering its distance to the new division points). Without `x` only the model's
+      own division points are checked and a training point closer than
+      $\min(g, \epsilon)$ to $b^* \pm \epsilon$ could flip.
+
+    **Raises** `ValueError` when `eps <= 0`, when `eps` is below [`resolution`][] at $x^*$
+    (the dtype cannot place a range that narrow at $|w\cdot x^*|$), when the range contains an
+    existing division point, or when it would swallow a training point (named by its index).
+    """
+    check_positive(eps, "eps")
+    x_star = check_example(x_star, model.dim, "x_star")
+    if x_star.dtype != model.w.dtype:
+        raise ValueError(f"`x_star` must have dtype {model.w.dtype}, got {x_star.dtype}.")
+    if not bool(jnp.all(jnp.isfinite(x_star))):
+        raise ValueError("`x_star` contains NaN or inf values.")
+    t_cls = _check_target(model, target)
+    dt = np.dtype(model.w.dtype)
+    b_star = float(model.w @ x_star)
+    res = float(resolution(model.w, x_star))
+    if not float(eps) > res:
+        raise ValueError(
+            f"`eps`={eps!r} is below what {dt} resolves at |w·x*| = {abs(b_star):.6g}: "
+            f"it must exceed {res:.3g} (= {EQUAL_TOLERANCE:g}·eps_{dt}·Σ|w_j x*_j|)."
+        )
+    lo, hi = dt.type(b_star - eps), dt.type(b_star + eps)
+    biases = np.asarray(model.biases)
+    inside = np.nonzero((biases >= lo) & (biases <= hi))[0]
+    if inside.size:
+        j = int(inside[0])
+        raise ValueError(
+            f"The range [{lo:.6g}, {hi:.6g}] contains division point {j} ({biases[j]:.6g}); "
+            "choose a smaller `eps`."
+        )
+    gap = min(float(model.min_gap), float(eps))
+    if x is not None:
+        x = check_matrix(x, "x", dim=model.dim)
+        p = np.asarray(x @ model.w)
+        r = np.asarray(resolution(model.w, x))
+        hit = np.nonzero((p >= lo - r) & (p <= hi + r))[0]
+        if hit.size:
+            i = int(hit[0])
+            raise ValueError(
+                f"The range [{lo:.6g}, {hi:.6g}] would swallow training point {i} "
+                f"(w·x = {p[i]:.6g}); choose a smaller `eps` or another `x_star`."
+            )
+        gap = min(gap, float(np.min(np.minimum(np.abs(p - lo), np.abs(p - hi)))))
+    labels = np.asarray(model.slice_labels())
+    cls = (labels > 0).astype(np.int32) if model.is_binary else labels.astype(np.int32)
+    k = int(np.searchsorted(biases, b_star))
+    new_biases = np.concatenate([biases[:k], np.array([lo, hi], dt), biases[k:]])
+    new_cls = np.concatenate([cls[: k + 1], [t_cls], cls[k:]]).astype(np.int32)
+    v0, v = _last_layer(jnp.asarray(new_cls), model.num_classes, model.amplitude, dt)
+    return SlicingNetwork(
+        w=model.w,
+        biases=jnp.asarray(new_biases),
+        v=v,
+        v0=v0,
+        min_gap=jnp.asarray(gap, dt),
+        num_classes=model.num_classes,
+        activation=model.activation,
+    )
+
+
+# ----------------------------------------------------------------------------- audit (§6)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditReport:
+    r"""White-box audit of a slicing network against a training set (Leonardis §6).
+
+    **Fields:**
+
+    - `unexplained`: `(k, 2)` ranges `[lo, hi]` of $w\cdot x$ (slices of the network) that hold
+      no training point (`±inf` for the two unbounded end slices).
+    - `unexplained_labels`: `(k,)` the label the network gives each of them.
+    - `unexplained_width_rank`: `(k,)` fraction of the network's bounded ranges at most as wide
+      (0 ≈ the narrowest; a short range is the §6 tell-tale, if short ranges are rare).
+    - `widths`: `(m + 1,)` width of every range (`inf` at the two ends).
+    - `counts`: `(m + 1,)` training points per range; `mislabeled`: `(m + 1,)` training points
+      whose label differs from the range's label.
+    - `w`: the direction; what the audit reveals about a trigger $x^*$ is only that
+      $w\cdot x^*$ lies in an unexplained range — a slab between two parallel hyperplanes of
+      $\mathbb{R}^d$, not $x^*$ itself ([`AuditReport.in_unexplained`][] tests membership).
+    """
+
+    unexplained: np.ndarray
+    unexplained_labels: np.ndarray
+    unexplained_width_rank: np.ndarray
+    widths: np.ndarray
+    counts: np.ndarray
+    mislabeled: np.ndarray
+    w: np.ndarray
+
+    @property
+    def num_flagged(self) -> int:
+        return int(self.unexplained.shape[0])
+
+    @property
+    def num_mislabeled(self) -> int:
+        return int(self.mislabeled.sum())
+
+    def contains(self, value) -> np.ndarray:
+        """Which flagged ranges contain the hash value(s) `value` (`(k,)` or `(n, k)`)."""
+        v = np.asarray(value, dtype=np.float64)[..., None]
+        return (self.unexplained[:, 0] < v) & (v < self.unexplained[:, 1])
+
+    def in_unexplained(self, x) -> np.ndarray:
+        """Whether each input of `x` (`(n, d)`) falls in some flagged slab — all an auditor
+        can say about a would-be trigger."""
+        p = np.asarray(x, dtype=np.float64) @ self.w.astype(np.float64)
+        return self.contains(p).any(axis=-1)
+
+
+def audit(model: SlicingNetwork, x: Float[Array, "n d"], y: Array) -> AuditReport:
+    """Validate every range of `model` against training data `(x, y)` (Leonardis §6).
+
+    A range is explained when at least one training point falls in it; an honest network fitted
+    on `(x, y)` has no unexplained range (every slice holds the run of points that made it) and
+    no mislabeled point. A backdoor's inserted range holds none. With part of the training set
+    missing, ranges made by the missing points also become unexplained.
+    """
+    x = check_matrix(x, "x", dim=model.dim)
+    x, y, task, c = check_xy(x, y)
+    if (task == "binary") != model.is_binary or (not model.is_binary and c > model.num_classes):
+        raise ValueError(
+            f"`y` ({task}, {c} classes) does not match the model ({model.num_classes} classes)."
+        )
+    cls = np.asarray(_class_index(y, task))
+    biases = np.asarray(model.biases, dtype=np.float64)
+    m = biases.shape[0]
+    p = np.asarray(x @ model.w, dtype=np.float64)
+    s = np.searchsorted(biases, p)
+    counts = np.bincount(s, minlength=m + 1)
+    labels = np.asarray(model.slice_labels())
+    lab_cls = (labels > 0).astype(np.int64) if model.is_binary else labels.astype(np.int64)
+    mislabeled = np.bincount(s, weights=(cls != lab_cls[s]).astype(np.float64), minlength=m + 1)
+    edges = np.concatenate([[-np.inf], biases, [np.inf]])
+    ranges = np.stack([edges[:-1], edges[1:]], axis=1)
+    widths = ranges[:, 1] - ranges[:, 0]
+    empty = np.nonzero(counts == 0)[0]
+    finite = np.sort(widths[np.isfinite(widths)])
+    if finite.size:
+        rank = np.searchsorted(finite, widths[empty], side="right") / finite.size
+    else:
+        rank = np.ones(empty.size)
+    return AuditReport(
+        unexplained=ranges[empty],
+        unexplained_labels=labels[empty],
+        unexplained_width_rank=np.asarray(rank, dtype=np.float64),
+        widths=widths,
+        counts=counts,
+        mislabeled=mislabeled.astype(np.int64),
+        w=np.asarray(model.w),
+    )
