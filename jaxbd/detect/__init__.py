@@ -1,0 +1,42 @@
+r"""White-box and black-box distinguishers for the planted backdoors (GKVZ §5–6, App. A).
+
+Each distinguisher lives in its own module and returns a [`Detection`][]:
+
+- [`gaussianity`][] — KS tests of coordinates and random projections (Bonferroni/Holm).
+- [`spectral`][] — top eigenvalue vs the Tracy–Widom law (Johnstone 2001), the BBP detector.
+- [`diagonal_thresholding`][], [`covariance_thresholding`][] — sparse PCA (Johnstone–Lu,
+  Deshpande–Montanari), with support recovery.
+- [`pancakes`][] — periodicity along enumerated sparse candidate secrets.
+- [`lattice_attack`][] — LLL recovery of the CLWE secret at tiny noise (Song–Zadik–Bruna).
+- [`probe`][] — black-box agreement with an honestly retrained model.
+- [`regime_warnings`][] — which of these detect a construction at given parameters.
+"""
+
+from ._result import Detection as Detection
+from ._tracy_widom import tracy_widom1_cdf as tracy_widom1_cdf, tracy_widom1_sf as tracy_widom1_sf
+from .blackbox import probe as probe
+from .gaussianity import gaussianity as gaussianity
+from .lattice import lattice_attack as lattice_attack
+from .pancakes import pancakes as pancakes
+from .regime import regime_warnings as regime_warnings
+from .sparse_pca import (
+    covariance_thresholding as covariance_thresholding,
+    diagonal_thresholding as diagonal_thresholding,
+)
+from .spectral import bbp_threshold as bbp_threshold, spectral as spectral
+
+
+__all__ = [
+    "Detection",
+    "bbp_threshold",
+    "covariance_thresholding",
+    "diagonal_thresholding",
+    "gaussianity",
+    "lattice_attack",
+    "pancakes",
+    "probe",
+    "regime_warnings",
+    "spectral",
+    "tracy_widom1_cdf",
+    "tracy_widom1_sf",
+]

@@ -1,0 +1,107 @@
+r"""Which distinguishers detect a construction at given parameters (rules + measured frontier).
+
+The rules come from the theory each distinguisher rests on, with constants set from the
+measurements of the `detection` experiment (seeds 0.., 5 % false-positive rate):
+
+- ReLU / sparse PCA (GKVZ App. A): the spectral test detects above the BBP line
+  $\theta > \sqrt{d/m}$ (Baik–Ben Arous–Péché); diagonal thresholding when the per-coordinate
+  variance excess $\theta/k$ beats the Bonferroni $\chi^2_m$ maximum,
+  $\theta/k > \sqrt{2/m}\,(\sqrt{2\ln d} + 2)$; covariance thresholding when
+  $\theta\sqrt m / k \gtrsim 2\tau$ with $\tau = 2$. Lemma A.2 also needs $k \le \sqrt d$
+  ($\alpha \le 1/2$) and $\theta \le 1$ ($\theta = O(1)$).
+- RFF / pancakes (GKVZ §6, Lemma 6.2): $\gamma < 2\sqrt k$ is below the hardness condition; a
+  `secret_dim` of 1 is a comb on one coordinate (per-coordinate KS test) when $\beta \lesssim 0.15$;
+  supports up to 3 are enumerable (`pancakes.pancakes`) when
+  $2m e^{-4\pi^2\beta^2} \gtrsim 2\ln(\#\text{candidates}) + 20$; the LLL attack
+  (`lattice.lattice_attack`, in the full dimension $d$) succeeded in our runs for
+  $\beta \le 10^{-3}$ at $d \le 10$ and $\beta \le 10^{-5}$ at $d \le 16$; we use
+  $\beta \le 10^{-(d/4 + 0.5)}$ (float64 weights; float32 weights add a $\sim 10^{-7}$ floor).
+"""
+
+import math
+
+from .pancakes import all_supports, default_num_directions
+
+
+__all__ = ["regime_warnings"]
+
+
+def _relu(dim, width, sparsity, theta, **_):
+    out = []
+    bbp = math.sqrt(dim / width)
+    if theta > bbp:
+        out.append(
+            f"spectral: theta={theta:g} > sqrt(d/m)={bbp:.3g} (BBP): the top eigenvalue of the "
+            "first layer separates from the Marchenko–Pastur edge (Tracy–Widom test detects it)."
+        )
+    if theta / sparsity > math.sqrt(2.0 / width) * (math.sqrt(2.0 * math.log(max(dim, 2))) + 2.0):
+        out.append(
+            f"diagonal_thresholding: theta/k={theta / sparsity:.3g} exceeds the chi2 maximum over "
+            f"{dim} coordinates at m={width} (Johnstone–Lu); the support is recovered."
+        )
+    if theta * math.sqrt(width) / sparsity > 4.0:
+        out.append(
+            "covariance_thresholding: theta*sqrt(m)/k > 2*tau (Deshpande–Montanari) — entries of "
+            "the spike survive the threshold."
+        )
+    if sparsity > math.sqrt(dim) or theta > 1.0:
+        out.append(
+            "outside Lemma A.2's hardness regime (needs sparsity <= sqrt(d) and theta <= 1)."
+        )
+    return out
+
+
+def _rff(dim, width, secret_dim, beta, gamma=None, **_):
+    out = []
+    gamma = 2.0 * math.sqrt(secret_dim) if gamma is None else float(gamma)
+    if gamma < 2.0 * math.sqrt(secret_dim) - 1e-12:
+        out.append(f"gamma={gamma:g} < 2 sqrt(secret_dim): below CLWE hardness (BRST21).")
+    amp = math.exp(-4.0 * math.pi**2 * beta**2)
+    if secret_dim == 1 and beta <= 0.15:
+        out.append(
+            "gaussianity: a 1-sparse secret puts a comb with spacing 1/gamma on one coordinate; "
+            "the per-coordinate KS test detects it."
+        )
+    if secret_dim <= 3:
+        n_cand = math.comb(dim, secret_dim) * default_num_directions(secret_dim, gamma)
+        if n_cand <= 4_000_000 and 2.0 * width * amp > 2.0 * math.log(n_cand) + 20.0:
+            out.append(
+                f"pancakes: the {secret_dim}-sparse secret is found by enumerating "
+                f"{n_cand} candidate directions (periodogram |phi| ~ exp(-2 pi^2 beta^2))."
+            )
+    if beta <= 10.0 ** (-(dim / 4.0 + 0.5)):
+        out.append(
+            f"lattice: beta={beta:g} is small enough for the LLL attack in dimension {dim} "
+            "(Song–Zadik–Bruna 2021): the secret is recovered exactly."
+        )
+    _ = all_supports
+    return out
+
+
+def regime_warnings(construction: str, **params) -> list[str]:
+    """Distinguishers in `jaxbd.detect` that detect `construction` at `params`.
+
+    **Arguments:**
+
+    - `construction`: `"relu"` (params `dim`, `width`, `sparsity`, `theta`) or `"rff"` (params
+      `dim`, `width`, `secret_dim`, `beta`, optional `gamma`).
+
+    **Returns:** one sentence per distinguisher that detects this regime (empty = none of ours
+    does, at the thresholds above).
+    """
+    need = {
+        "relu": ("dim", "width", "sparsity", "theta"),
+        "rff": ("dim", "width", "secret_dim", "beta"),
+    }
+    if construction not in need:
+        raise ValueError(f"`construction` must be 'relu' or 'rff', got {construction!r}.")
+    missing = [p for p in need[construction] if p not in params]
+    if missing:
+        raise ValueError(f"regime_warnings({construction!r}) needs {missing}.")
+    for p in need[construction]:
+        v = params[p]
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"`{p}` must be a finite number >= 0, got {v!r}.")
+    if construction == "relu":
+        return _relu(**params)
+    return _rff(**params)
