@@ -1,7 +1,9 @@
-"""The `jaxbd` command: `reproduce`, `list`, `run`.
+"""The `jaxbd` command: `reproduce`, `list`, `run`, and the workflow `plant`, `activate`,
+`evaluate`, `finetune` (see `jaxbd/_cli_workflow.py`).
 
-Exit codes: 0 success; 1 an experiment raised an error (the report is still written and names
-it); 2 bad usage (unknown experiment, bad arguments).
+Exit codes: 0 success; 1 an experiment (or a workflow command) failed at run time (the report is
+still written and names it); 2 bad usage or bad input (unknown experiment, bad arguments, a
+missing or malformed file: a one-line message, no traceback).
 """
 
 import argparse
@@ -16,14 +18,18 @@ def _run_experiments(names, *, quick: bool, seed: int, out: str, progress: bool)
     reg = experiments.registry()
     unknown = [n for n in names if n not in reg]
     if unknown:
-        print(f"jaxbd: unknown experiment(s) {', '.join(unknown)}; known: {', '.join(reg)}",
-              file=sys.stderr)
+        print(
+            f"jaxbd: unknown experiment(s) {', '.join(unknown)}; known: {', '.join(reg)}",
+            file=sys.stderr,
+        )
         return 2
     ctx = experiments.Context(quick=quick, seed=seed, show_progress=progress)
     results, failed = [], []
     for name in names:
         exp = reg[name]
-        print(f"[jaxbd] running {name}{' (quick)' if quick else ''} ...", file=sys.stderr, flush=True)
+        print(
+            f"[jaxbd] running {name}{' (quick)' if quick else ''} ...", file=sys.stderr, flush=True
+        )
         try:
             res = exp.run(ctx)
         except Exception:
@@ -34,8 +40,10 @@ def _run_experiments(names, *, quick: bool, seed: int, out: str, progress: bool)
             print(res.error, file=sys.stderr)
         else:
             held = sum(c.holds is True for c in res.claims)
-            print(f"[jaxbd] {name}: {held}/{len(res.claims)} claims hold, {res.seconds:.1f} s",
-                  file=sys.stderr)
+            print(
+                f"[jaxbd] {name}: {held}/{len(res.claims)} claims hold, {res.seconds:.1f} s",
+                file=sys.stderr,
+            )
         results.append(res)
     paths = write_report(results, out, quick=quick)
     print(f"report: {paths['markdown']}")
@@ -81,7 +89,13 @@ def main(argv=None) -> int:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--no-progress", action="store_true")
 
+    from . import _cli_workflow
+
+    _cli_workflow.add_subcommands(sub)
+
     args = parser.parse_args(argv)
+    if args.command in _cli_workflow.COMMANDS:
+        return _cli_workflow.run_command(args)
     from . import experiments
 
     if args.command == "list":

@@ -1,0 +1,228 @@
+"""Tests for the `jaxbd` command line: plant -> activate -> evaluate, exit codes, messages."""
+
+import functools
+import importlib
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from helpers import tree_bitwise_equal
+
+from jaxbd import _cli_workflow as wf, cli, datasets, io, metrics
+
+
+def _have(name):
+    try:
+        importlib.import_module(f"jaxbd.{name}")
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def _write_npz(path, n=120, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    y = (x[:, 0] - 0.5 * x[:, 1] > 0).astype(np.int64) + 3  # raw labels 3 / 4
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def _jaxbd(*args, cwd):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    return subprocess.run(
+        [sys.executable, "-m", "jaxbd.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.mark.skipif(not _have("relu"), reason="jaxbd.relu not built yet")
+def test_end_to_end_plant_activate_evaluate_matches_library(tmp_path):
+    data = _write_npz(tmp_path / "mine.npz")
+    out = tmp_path / "run"
+    width, sparsity, theta, strength, seed = 32, 2, 5.0, 0.5, 3
+    r = _jaxbd(
+        "plant", "relu", "--data", data, "--out", out, "--width", width, "--sparsity",
+        sparsity, "--theta", theta, "--strength", strength, "--seed", seed, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    printed = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())
+    for role, name in [("honest", "honest.jaxbd"), ("backdoored", "backdoored.jaxbd"),
+                       ("key", "backdoor.key"), ("wrong_key", "wrong.key")]:  # fmt: skip
+        assert printed[role] == str(out / name) and os.path.exists(printed[role])
+    assert stat.S_IMODE(os.stat(out / "backdoor.key").st_mode) == 0o600
+
+    # The files hold exactly what the library computes from the same seed and data.
+    relu = importlib.import_module("jaxbd.relu")
+    ds = datasets.load_arrays(data, normalize="unit_norm")
+    k1, k2 = jr.split(jr.key(seed))
+    honest = relu.train(k1, ds.x_train, ds.y_train, width=width)
+    bd, key = relu.backdoor(k2, ds.x_train, ds.y_train, width=width, sparsity=sparsity,
+                            theta=theta)  # fmt: skip
+    assert tree_bitwise_equal(io.load(out / "honest.jaxbd"), honest)
+    assert tree_bitwise_equal(io.load(out / "backdoored.jaxbd"), bd)
+    assert tree_bitwise_equal(io.load_key(out / "backdoor.key"), key)
+
+    r = _jaxbd("activate", "--key", out / "backdoor.key", "--input", out / "test_inputs.npz",
+               "--out", out / "act.npz", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"activated: {out / 'act.npz'}"
+    act = functools.partial(relu.activate, key, strength=strength)
+    with np.load(out / "act.npz") as f:
+        np.testing.assert_array_equal(f["x"], np.asarray(jax.vmap(act)(ds.x_test)))
+
+    r = _jaxbd("evaluate", "--model", out / "backdoored.jaxbd", "--honest", out / "honest.jaxbd",
+               "--key", out / "backdoor.key", "--wrong-key", out / "wrong.key",
+               "--json-out", out / "ev.json", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "| attack success rate (ASR) |" in r.stdout
+    got = json.loads((out / "ev.json").read_text())
+    wrong = io.load_key(out / "wrong.key")
+    want = metrics.evaluate_backdoor(
+        jr.key(0), honest, bd, act, ds.x_test, ds.y_test, target=1.0,
+        wrong_activate=functools.partial(relu.activate, wrong, strength=strength),
+    ).as_dict()  # fmt: skip
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
+
+
+@pytest.mark.skipif(not _have("memorizing"), reason="jaxbd.memorizing not built yet")
+def test_memorizing_workflow_in_process(tmp_path, capsys):
+    data = _write_npz(tmp_path / "mine.npz", n=80, d=5)
+    out = tmp_path / "mem"
+    rc = cli.main(["plant", "memorizing", "--data", str(data), "--out", str(out),
+                   "--num-candidates", "64", "--eps", "1e-3"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    assert not (out / "wrong.key").exists()
+    res = wf.evaluate(
+        cli_args(["evaluate", "--model", str(out / "backdoored.jaxbd"),
+                  "--honest", str(out / "honest.jaxbd"), "--key", str(out / "backdoor.key")])
+    )  # fmt: skip
+    assert res["asr"] == 1.0 and res["control_honest"] == 0.0  # the trigger is the key
+    assert res["clean_accuracy_backdoored"] == pytest.approx(
+        res["clean_accuracy_honest"], abs=0.05
+    )
+
+
+def cli_args(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    wf.add_subcommands(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _fail(argv, capsys, code=2):
+    rc = cli.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == code, err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("[jaxbd]")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """A small planted model directory (the first available construction)."""
+    out = tmp_path_factory.mktemp("planted")
+    data = _write_npz(out / "mine.npz", n=80, d=6)
+    if _have("relu"):
+        argv = ["plant", "relu", "--width", "16", "--sparsity", "2"]
+    elif _have("memorizing"):
+        argv = ["plant", "memorizing", "--num-candidates", "32"]
+    else:
+        pytest.skip("no construction built yet")
+    assert cli.main([*argv, "--data", str(data), "--out", str(out / "run")]) == 0
+    return out
+
+
+def test_bad_inputs_give_one_line_errors(planted, tmp_path, capsys):
+    run = planted / "run"
+    key, model = run / "backdoor.key", run / "backdoored.jaxbd"
+    msg = _fail(["plant", "nonsense", "--data", "iris", "--out", tmp_path], capsys)
+    assert "unknown construction 'nonsense'" in msg
+    msg = _fail(["plant", "memorizing", "--data", tmp_path / "nope.npz", "--out", tmp_path],
+                capsys)  # fmt: skip
+    assert "not a bundled dataset" in msg
+    np.savez(tmp_path / "noy.npz", x=np.zeros((4, 2)))
+    msg = _fail(["plant", "memorizing", "--data", tmp_path / "noy.npz", "--out", tmp_path], capsys)
+    assert "no array 'y'" in msg
+    msg = _fail(["activate", "--key", model, "--input", run / "test_inputs.npz", "--out",
+                 tmp_path / "a.npz"], capsys)  # fmt: skip
+    assert "model file, not a backdoor-key file" in msg
+    np.save(tmp_path / "wrongdim.npy", np.zeros((3, 2)))
+    msg = _fail(["activate", "--key", key, "--input", tmp_path / "wrongdim.npy", "--out",
+                 tmp_path / "a.npz"], capsys)  # fmt: skip
+    assert "2 features but the key was made for 6" in msg
+    np.savez(tmp_path / "nox.npz", z=np.zeros((3, 6)))
+    msg = _fail(["activate", "--key", key, "--input", tmp_path / "nox.npz", "--out",
+                 tmp_path / "a.npz"], capsys)  # fmt: skip
+    assert "no array 'x'" in msg
+    np.save(tmp_path / "nan.npy", np.full((2, 6), np.nan))
+    msg = _fail(["activate", "--key", key, "--input", tmp_path / "nan.npy", "--out",
+                 tmp_path / "a.npz"], capsys)  # fmt: skip
+    assert "NaN" in msg
+    bad = tmp_path / "trunc.key"
+    bad.write_bytes(key.read_bytes()[:40])
+    msg = _fail(["evaluate", "--model", model, "--key", bad], capsys)
+    assert "truncated" in msg
+    corrupt = tmp_path / "corrupt.jaxbd"
+    data = bytearray(model.read_bytes())
+    data[-1] ^= 1
+    corrupt.write_bytes(bytes(data))
+    msg = _fail(["evaluate", "--model", corrupt], capsys)
+    assert "checksum" in msg
+    with pytest.raises(SystemExit) as e:  # argparse usage errors are exit code 2 too
+        cli.main(["activate", "--key", str(key)])
+    assert e.value.code == 2
+    capsys.readouterr()
+
+
+def test_evaluate_without_key_reports_clean_accuracy(planted, capsys):
+    run = planted / "run"
+    rc = cli.main(["evaluate", "--model", str(run / "backdoored.jaxbd"), "--honest",
+                   str(run / "honest.jaxbd")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "clean accuracy (backdoored)" in out and "ASR" not in out
+
+
+@pytest.mark.skipif(not _have("finetune"), reason="jaxbd.finetune not built yet")
+def test_finetune_command_saves_a_loadable_model(planted, capsys):
+    run = planted / "run"
+    rc = cli.main(["finetune", "--model", str(run / "backdoored.jaxbd"), "--steps", "3",
+                   "--out", str(run / "tuned.jaxbd")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and out.strip() == f"finetuned: {run / 'tuned.jaxbd'}"
+    tuned = io.load(run / "tuned.jaxbd")
+    assert type(tuned) is type(io.load(run / "backdoored.jaxbd"))
+    assert io.read_header(run / "tuned.jaxbd")["hyperparameters"]["finetune"]["steps"] == 3
+
+
+@pytest.mark.parametrize("command", ["plant", "activate", "evaluate", "finetune"])
+def test_help_has_examples(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main([command, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "example" in out and f"jaxbd {command}" in out and "exit codes" in out
+
+
+def test_read_inputs_accepts_single_example_npy(tmp_path):
+    np.save(tmp_path / "one.npy", np.arange(4.0))
+    assert wf.read_inputs(str(tmp_path / "one.npy")).shape == (1, 4)
+    x = jnp.ones(3)
+    assert wf.LinearClassifier(jnp.ones(3), jnp.zeros(()))(x) == 3.0
