@@ -1,0 +1,486 @@
+r"""The non-replicable signature backdoor of GKVZ §5.2 (Theorems 5.4/5.5) around any model.
+
+Goldwasser, Kim, Vaikuntanathan, Zamir, "Planting Undetectable Backdoors in Machine Learning
+Models", §5.2 (Theorem 5.4 and its proof; Figure 2 with the checksum replaced by a signature
+verifier) and the persistence remark at the start of §5.3.
+
+The backdoored model holds the base model, an Ed25519 **public** key (RFC 8032, from
+`cryptography`) and a table of target outputs. On input `x` it decodes a signature and a target
+from the low-order digits of `x` and verifies the signature on a message made of everything
+else in `x` plus the target:
+
+$$\tilde h(x) = \begin{cases} \text{target output} & \text{if Verify}(vk, (m(x), t), \sigma(x))\\
+ h(x) & \text{otherwise.}\end{cases}$$
+
+The backdoor key is the signing key; [`activate`][] signs. Unlike the checksum of §5.1,
+observed activated pairs do not help open new inputs (Ed25519 is strongly unforgeable).
+
+## Encoding (this library's reading of "generalise to $\mathbb{R}^d$", end of Thm 5.4's proof)
+
+Parameters: the coarse step `q = step` and `b = bits_per_coord`. Let `scale = 2^b / q` and, per
+coordinate, the integer $u_j = \lfloor x_j \cdot scale \rfloor$ (computed in float64), split as
+$u_j = 2^b c_j + k_j$ with the *coarse digit* $c_j = \lfloor u_j / 2^b \rfloor =
+\lfloor x_j / q \rfloor$ and the *fine digit* $k_j \in [0, 2^b)$.
+
+- **Payload**: the bit string `signature (512 bits) ‖ target index (T bits) ‖ zeros`, with
+  `T = ceil(log2(num_labels))` (binary: index 0 ↔ label −1, 1 ↔ +1; multi-class: the label),
+  is cut into `m = ceil((512 + T) / b)` chunks of `b` bits (big-endian) that become the fine
+  digits of the first `m` coordinates. The model needs `input_dim >= m` — e.g. `m = 58` for
+  10 classes and `m = 57` for a binary task at the default `b = 9`; `m = 29` at `b = 18`.
+- **Canonical form**: an encoded coordinate is the centre of its fine cell,
+  $x'_j = \mathrm{cast}_{dtype}((u_j + 1/2) / scale)$. The verifier recomputes this centre and
+  rejects any input whose payload coordinates are not exactly canonical, whose padding bits are
+  not zero, or whose target index is not a label. Hence verifying inputs correspond one-to-one to
+  triples (message, target, signature): nothing is malleable below the grid.
+- **Message**: a domain tag and the encoding parameters, the coarse digits $c_1..c_m$ of the
+  payload coordinates (int64), the exact values of the other coordinates $x_{m+1..d}$ (float64,
+  `-0.0` normalised to `0.0`) and the target index. Any change to a coarse digit, to an unused
+  coordinate or to the target invalidates the signature.
+- **Size guarantee** (exact): activation changes only the first `m` coordinates, each inside its
+  own coarse cell and at least `q / 2^{b+1}` away from the cell's ends, so
+  $\|x' - x\|_\infty \le q (1 - 2^{-b-1}) + \mathrm{ulp}(x') / 2 < q$. With the defaults
+  (`q = 1e-2`, `b = 9`) every input of $[0,1]^d$, `d >= 58`, is activated for every label of a
+  10-class task with ℓ∞ change `< 1e-2` (tested).
+- **Numeric range**: decoding is exact while $|u_j| < 2^{p-2}$, `p` the dtype's significand bits
+  (24 for float32): the rounding error of the stored centre is then below `1/4` of a fine cell.
+  With the defaults this is $|x_j| < 2^{22} / 51200 \approx 81.9$ in float32. [`activate`][]
+  raises `ValueError` outside that range; the verifier simply rejects such inputs.
+
+## Verification inside the model
+
+Ed25519 verification runs on the host through `jax.pure_callback` (`vmap_method=
+"broadcast_all"`), so the model works under `jit` and `vmap`: a batch reaches the callback as one
+array, the cheap checks (canonical form, padding, target range) are vectorised in numpy and only
+the surviving rows reach Ed25519 (one `verify` per row — a random or noisy input is rejected by
+the canonical check without any elliptic-curve work). **On GPU/TPU** each call of the model
+transfers its input batch device → host and the two small results host → device, and the
+callback is a synchronisation point; the base model still runs on the accelerator. The callback
+is not differentiable, and is never differentiated: its input is wrapped in `stop_gradient` and
+its outputs are a boolean and an integer.
+
+## Persistence on non-backdoored inputs (§5.3, first paragraphs) — what is and is not claimed
+
+On every input that does not carry a valid signature the output is `base(x)` exactly, through a
+`jnp.where` whose other branch is the target-output table `target_outputs` (a float array, the
+only "verification-path weights": the verifier itself holds no trainable numbers). Therefore, for
+any loss and any data set **without** valid signatures: (i) the gradient with respect to
+`target_outputs` is exactly zero and the gradient with respect to the base model equals the base
+model's own gradient; (ii) fine-tuning with any optax optimiser whose update is zero for a zero
+gradient (sgd, momentum, adam, rmsprop, ...) leaves `target_outputs` and the verifier bit for bit
+unchanged, so every activated input still gets its target — the backdoor survives fine-tuning.
+**Not claimed:** the backdoored model's behaviour on clean inputs is not preserved (the base model
+is fine-tuned like any model); decoupled weight decay (e.g. `adamw`) is not a gradient of the loss
+and does shrink `target_outputs`; and the argument needs the fine-tuning data to hold no valid
+signature (producing one without the signing key is a forgery).
+"""
+
+import dataclasses
+import functools
+import math
+import os
+import struct
+import tempfile
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jaxtyping import Array, Float, Int
+
+from ._validate import check_example, check_int_range, check_positive, is_concrete
+
+
+__all__ = [
+    "SIGNATURE_BITS",
+    "Encoding",
+    "SignatureBackdooredModel",
+    "SignatureKey",
+    "backdoor",
+    "activate",
+    "verify",
+    "min_input_dim",
+    "key_from_model",
+    "save_signing_key",
+    "load_signing_key",
+]
+
+SIGNATURE_BITS = 512  # an Ed25519 signature is 64 bytes
+_TAG = b"jaxbd.signature.v1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoding:
+    """How the signature and target sit in the low-order digits of an input (module docstring).
+
+    **Fields:** `input_dim`, `step` (the coarse grid `q`), `bits_per_coord` (`b`), `num_labels`
+    (2 for a binary task), `binary` (scalar score, labels ±1).
+    """
+
+    input_dim: int
+    step: float
+    bits_per_coord: int
+    num_labels: int
+    binary: bool
+
+    @property
+    def target_bits(self) -> int:
+        return max(1, math.ceil(math.log2(self.num_labels)))
+
+    @property
+    def payload_bits(self) -> int:
+        return SIGNATURE_BITS + self.target_bits
+
+    @property
+    def payload_coords(self) -> int:
+        """`m`: how many leading coordinates carry the payload."""
+        return math.ceil(self.payload_bits / self.bits_per_coord)
+
+    @property
+    def scale(self) -> float:
+        return math.ldexp(1.0, self.bits_per_coord) / self.step
+
+    def label_to_index(self, label) -> int:
+        if self.binary:
+            return 1 if label > 0 else 0
+        return int(label)
+
+    def index_to_label(self, index):
+        return (1.0 if index == 1 else -1.0) if self.binary else int(index)
+
+    def header(self) -> bytes:
+        return _TAG + struct.pack(
+            "<iidii", self.input_dim, self.bits_per_coord, self.step, self.num_labels, self.binary
+        )
+
+
+def min_input_dim(num_labels: int = 2, *, bits_per_coord: int = 9) -> int:
+    """Smallest `input_dim` the encoding fits in: `ceil((512 + ceil(log2 c)) / b)`."""
+    b = check_int_range(bits_per_coord, "bits_per_coord", low=1, high=30)
+    c = check_int_range(num_labels, "num_labels", low=2)
+    return math.ceil((SIGNATURE_BITS + max(1, math.ceil(math.log2(c)))) / b)
+
+
+def _range_limit(dtype) -> float:
+    """|u| must stay below 2^(p-2), p the significand bits of `dtype` (module docstring)."""
+    return math.ldexp(1.0, np.finfo(dtype).nmant + 1 - 2)
+
+
+def _split_digits(enc: Encoding, x: np.ndarray):
+    """Host-side: float64 `u`, in-range mask (rows of `x` are examples)."""
+    xf = x.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        u = np.floor(xf * enc.scale)
+        in_range = np.isfinite(u) & (np.abs(u) < _range_limit(x.dtype))
+    return np.where(in_range, u, 0.0).astype(np.int64), in_range
+
+
+def _centre(enc: Encoding, u: np.ndarray, dtype) -> np.ndarray:
+    return ((u.astype(np.float64) + 0.5) / enc.scale).astype(dtype)
+
+
+def _message(enc: Encoding, coarse: np.ndarray, rest: np.ndarray, target_index: int) -> bytes:
+    rest = rest.astype(np.float64) + 0.0  # -0.0 -> 0.0
+    return (
+        enc.header()
+        + coarse.astype("<i8").tobytes()
+        + rest.astype("<f8").tobytes()
+        + struct.pack("<i", target_index)
+    )
+
+
+def _payload_bits(signature: bytes, target_index: int, enc: Encoding) -> np.ndarray:
+    sig_bits = np.unpackbits(np.frombuffer(signature, np.uint8))
+    t = enc.target_bits
+    t_bits = (target_index >> np.arange(t - 1, -1, -1)) & 1
+    bits = np.zeros(enc.payload_coords * enc.bits_per_coord, np.uint8)
+    bits[:SIGNATURE_BITS] = sig_bits
+    bits[SIGNATURE_BITS : SIGNATURE_BITS + t] = t_bits
+    return bits
+
+
+def _host_verify(public_key: bytes, enc: Encoding, x: np.ndarray):
+    """Vectorised verification of a batch `(..., d)`: returns `(ok, target_index)`."""
+    x = np.asarray(x)
+    lead = x.shape[:-1]
+    x = x.reshape(-1, enc.input_dim)
+    m, b = enc.payload_coords, enc.bits_per_coord
+    u, in_range = _split_digits(enc, x[:, :m])
+    ok = np.all(in_range, axis=1) & np.all(_centre(enc, u, x.dtype) == x[:, :m], axis=1)
+    target = np.zeros(len(x), np.int64)
+    rows = np.flatnonzero(ok)  # only canonical encodings go further (random inputs stop here)
+    if rows.size:
+        ur = u[rows]
+        fine = ur & ((1 << b) - 1)
+        coarse = ur >> b
+        bits = ((fine[:, :, None] >> np.arange(b - 1, -1, -1)) & 1).reshape(len(rows), m * b)
+        good = ~np.any(bits[:, enc.payload_bits :], axis=1)
+        t = enc.target_bits
+        tr = bits[:, SIGNATURE_BITS : SIGNATURE_BITS + t] @ (1 << np.arange(t - 1, -1, -1))
+        good &= tr < enc.num_labels
+        target[rows] = tr
+        vk = Ed25519PublicKey.from_public_bytes(public_key)
+        for j in np.flatnonzero(good):  # one Ed25519 verification per surviving row
+            sig = np.packbits(bits[j, :SIGNATURE_BITS].astype(np.uint8)).tobytes()
+            try:
+                vk.verify(sig, _message(enc, coarse[j], x[rows[j], m:], int(tr[j])))
+            except InvalidSignature:
+                good[j] = False
+        ok[rows] = good
+    return ok.reshape(lead), target.astype(np.int32).reshape(lead)
+
+
+class SignatureBackdooredModel(eqx.Module):
+    """A base model plus an Ed25519 verifier (GKVZ Thm 5.4, Figure 2).
+
+    **Fields:** `base` (the model), `target_outputs` (`(2,)` scores `[-1, +1]` for a binary task,
+    `(c, c)` one-hot logits for `c` classes: row `t` is returned when a valid signature for target
+    `t` is present), `public_key` (static, the 32 public-key bytes), `encoding` (static
+    [`Encoding`][]).
+    """
+
+    base: eqx.Module
+    target_outputs: Float[Array, "..."]
+    public_key: bytes = eqx.field(static=True)
+    encoding: Encoding = eqx.field(static=True)
+
+    def verify(self, x: Float[Array, " d"]) -> tuple[Array, Array]:
+        """`(valid, target_index)` for one example (host callback; jit/vmap-able)."""
+        x = check_example(x, self.encoding.input_dim)
+        shapes = (
+            jax.ShapeDtypeStruct((), jnp.bool_),
+            jax.ShapeDtypeStruct((), jnp.int32),
+        )
+        fn = functools.partial(_host_verify, self.public_key, self.encoding)
+        return jax.pure_callback(fn, shapes, jax.lax.stop_gradient(x), vmap_method="broadcast_all")
+
+    def __call__(self, x: Float[Array, " d"]) -> Array:
+        x = check_example(x, self.encoding.input_dim)
+        y = self.base(x)
+        ok, t = self.verify(x)
+        target_out = self.target_outputs[t].astype(y.dtype)
+        return jnp.where(ok, target_out, y)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class SignatureKey:
+    """The backdoor key: `signing_key` (an Ed25519 private key object) and the `encoding`.
+
+    Its `repr` shows only the public key.
+    """
+
+    signing_key: Ed25519PrivateKey
+    encoding: Encoding
+
+    @property
+    def public_key(self) -> bytes:
+        return _public_bytes(self.signing_key)
+
+    def __repr__(self) -> str:
+        return f"SignatureKey(public_key={self.public_key.hex()}, encoding={self.encoding})"
+
+
+def _public_bytes(signing_key: Ed25519PrivateKey) -> bytes:
+    return signing_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+
+
+def backdoor(
+    model: eqx.Module,
+    *,
+    input_dim: int,
+    signing_key: Ed25519PrivateKey | None = None,
+    step: float = 1e-2,
+    bits_per_coord: int = 9,
+) -> tuple[SignatureBackdooredModel, SignatureKey]:
+    """Wrap any `model` in the signature backdoor (GKVZ §5.2, Theorem 5.4).
+
+    **Arguments:**
+
+    - `model`: the base model, `model(x)` a scalar score (binary) or logits `(c,)`, `c >= 2`.
+    - `input_dim`: `d`; must be at least [`min_input_dim`][]`(c, bits_per_coord=...)`.
+    - `signing_key`: an `Ed25519PrivateKey` (default: a fresh one from the OS's CSPRNG — this is
+      key generation for a signature scheme, so it does not take a JAX PRNG key).
+    - `step`: the coarse grid `q`: ℓ∞ size of any activation is below `q`.
+    - `bits_per_coord`: `b`, payload bits per coordinate (`1..30`).
+
+    **Returns:** `(backdoored_model, backdoor_key)`; the model holds only the public key.
+
+    **Raises:** `ValueError` for an unsupported output shape, a too small `input_dim`, bad
+    `step`/`bits_per_coord` or a `signing_key` that is not an Ed25519 private key.
+    """
+    d = check_int_range(input_dim, "input_dim", low=1)
+    b = check_int_range(bits_per_coord, "bits_per_coord", low=1, high=30)
+    check_positive(step, "step")
+    if signing_key is None:
+        signing_key = Ed25519PrivateKey.generate()
+    if not isinstance(signing_key, Ed25519PrivateKey):
+        raise ValueError(
+            f"`signing_key` must be a cryptography Ed25519PrivateKey, got {type(signing_key)}."
+        )
+    try:
+        out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct((d,), jnp.float32))
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"`model` cannot be applied to one example of shape ({d},): {e}") from e
+    shape = getattr(out, "shape", None)
+    if shape == ():
+        num_labels, binary = 2, True
+        table = jnp.asarray([-1.0, 1.0], out.dtype)
+    elif shape is not None and len(shape) == 1 and shape[0] >= 2:
+        num_labels, binary = int(shape[0]), False
+        table = jnp.eye(num_labels, dtype=out.dtype)
+    else:
+        raise ValueError(
+            "`model` must return a scalar score or a logits vector (c,) with c >= 2 per example, "
+            f"got output {out!r}."
+        )
+    need = min_input_dim(num_labels, bits_per_coord=b)
+    if d < need:
+        raise ValueError(
+            f"`input_dim`={d} is too small for the signature encoding: {SIGNATURE_BITS} signature "
+            f"bits + target bits at bits_per_coord={b} need input_dim >= {need}; raise "
+            "`bits_per_coord` (and `step` to keep the numeric range, see the module docstring)."
+        )
+    enc = Encoding(d, float(step), b, num_labels, binary)
+    bm = SignatureBackdooredModel(model, table, _public_bytes(signing_key), enc)
+    return bm, SignatureKey(signing_key, enc)
+
+
+def key_from_model(
+    model: SignatureBackdooredModel, signing_key: Ed25519PrivateKey
+) -> SignatureKey:
+    """Rebuild the backdoor key of `model` from a (loaded) signing key; checks they match."""
+    if not isinstance(model, SignatureBackdooredModel):
+        raise ValueError(f"`model` must be a SignatureBackdooredModel, got {type(model)}.")
+    if _public_bytes(signing_key) != model.public_key:
+        raise ValueError("`signing_key` does not match the model's public key.")
+    return SignatureKey(signing_key, model.encoding)
+
+
+def _host_activate(signing_key, enc: Encoding, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    lead = x.shape[:-1]
+    xs = x.reshape(-1, enc.input_dim)
+    ts = np.broadcast_to(np.asarray(target), lead).reshape(-1)
+    m, b = enc.payload_coords, enc.bits_per_coord
+    u, in_range = _split_digits(enc, xs[:, :m])
+    if not np.all(in_range):
+        limit = _range_limit(x.dtype) / enc.scale
+        raise ValueError(
+            f"`x` has payload coordinates outside the exactly decodable range |x_j| < {limit:.4g} "
+            f"for dtype {x.dtype} (step={enc.step}, bits_per_coord={b}), or NaN/inf."
+        )
+    coarse = u >> b
+    out = xs.copy()
+    powers = 1 << np.arange(b - 1, -1, -1)
+    for i in range(len(xs)):  # one Ed25519 signature per row
+        t = enc.label_to_index(ts[i])
+        sig = signing_key.sign(_message(enc, coarse[i], xs[i, m:], t))
+        fine = _payload_bits(sig, t, enc).reshape(m, b).astype(np.int64) @ powers
+        out[i, :m] = _centre(enc, (coarse[i] << b) + fine, x.dtype)
+    return out.reshape(x.shape)
+
+
+def _check_target(enc: Encoding, target):
+    t = jnp.asarray(target)
+    if t.shape != ():
+        raise ValueError(f"`target` must be one label (a scalar), got shape {t.shape}.")
+    labels = [-1.0, 1.0] if enc.binary else list(range(enc.num_labels))
+    if is_concrete(t):
+        if float(t) not in labels:
+            raise ValueError(
+                f"`target` must be a label of the base model's task {labels if enc.binary else f'0..{enc.num_labels - 1}'}, got {target!r}."
+            )
+        return t
+    ok = (
+        (t == 1) | (t == -1)
+        if enc.binary
+        else (t >= 0) & (t < enc.num_labels) & (t == jnp.round(t))
+    )
+    return eqx.error_if(t, ~ok, "`target` is not a label of the base model's task.")
+
+
+def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float[Array, " d"]:
+    r"""Sign `x`'s message for `target` and write the signature into its low-order digits.
+
+    GKVZ Thm 5.4, Activate: $x' = (w, y, \mathrm{Sign}(sk, w \| y))$ in this library's encoding
+    (module docstring). Only the first `m` coordinates change, each by less than `step` (ℓ∞).
+    Works on concrete arrays and under `jit`/`vmap` (the signing runs on the host through
+    `jax.pure_callback`; the private key never enters a traced computation or a model).
+
+    **Arguments:** `backdoor_key`; `x`, one example `(d,)` (floating); `target`, a label of the
+    base model's task (`±1` binary, `0..c-1` multi-class).
+
+    **Returns:** `x'`, same shape and dtype.
+
+    **Raises:** `ValueError` for a bad `target`, a wrong shape, or payload coordinates outside the
+    exactly decodable range (concrete inputs; under `jit` the same message arrives as a runtime
+    error).
+    """
+    enc = backdoor_key.encoding
+    x = check_example(x, enc.input_dim)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(f"`x` must have a floating dtype, got {x.dtype}.")
+    t = _check_target(enc, target)
+    fn = functools.partial(_host_activate, backdoor_key.signing_key, enc)
+    if is_concrete(x) and is_concrete(t):
+        return jnp.asarray(fn(np.asarray(x)[None], np.asarray(t)[None])[0])
+    return jax.pure_callback(
+        fn, jax.ShapeDtypeStruct(x.shape, x.dtype), x, t, vmap_method="broadcast_all"
+    )
+
+
+def verify(model: SignatureBackdooredModel, x: Float[Array, "*batch d"]) -> tuple[Array, Array]:
+    """`(valid, target_index)` for a batch of inputs (any leading shape), host-side."""
+    if not isinstance(model, SignatureBackdooredModel):
+        raise ValueError(f"`model` must be a SignatureBackdooredModel, got {type(model)}.")
+    x = np.asarray(x)
+    if x.ndim < 1 or x.shape[-1] != model.encoding.input_dim:
+        raise ValueError(
+            f"`x` must have last dimension {model.encoding.input_dim}, got {x.shape}."
+        )
+    ok, t = _host_verify(model.public_key, model.encoding, x)
+    return jnp.asarray(ok), jnp.asarray(t)
+
+
+def save_signing_key(path, signing_key: Ed25519PrivateKey, *, password: bytes | None = None):
+    """Write `signing_key` as PKCS#8 PEM to `path` with permissions `0o600`, atomically
+    (a temporary file in the same folder, then `os.replace`). Optional `password` encrypts it."""
+    if isinstance(signing_key, SignatureKey):
+        signing_key = signing_key.signing_key
+    if not isinstance(signing_key, Ed25519PrivateKey):
+        raise ValueError(f"`signing_key` must be an Ed25519PrivateKey, got {type(signing_key)}.")
+    enc = (
+        serialization.NoEncryption()
+        if password is None
+        else serialization.BestAvailableEncryption(password)
+    )
+    pem = signing_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc
+    )
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".jaxbd-key-")  # created with mode 0o600
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_signing_key(path, *, password: bytes | None = None) -> Ed25519PrivateKey:
+    """Read a PEM Ed25519 private key written by [`save_signing_key`][]."""
+    with open(path, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=password)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path!s} does not hold an Ed25519 private key.")
+    return key
