@@ -46,56 +46,84 @@ def _jaxbd(*args, cwd):
     )
 
 
-@pytest.mark.skipif(not _have("relu"), reason="jaxbd.relu not built yet")
-def test_end_to_end_plant_activate_evaluate_matches_library(tmp_path):
-    data = _write_npz(tmp_path / "mine.npz")
-    out = tmp_path / "run"
-    width, sparsity, theta, strength, seed = 32, 2, 5.0, 0.5, 3
-    r = _jaxbd(
-        "plant", "relu", "--data", data, "--out", out, "--width", width, "--sparsity",
-        sparsity, "--theta", theta, "--strength", strength, "--seed", seed, cwd=tmp_path,
+WIDTH, SPARSITY, THETA, STRENGTH, SEED = 32, 2, 5.0, 0.5, 3
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    """`jaxbd plant relu` on a user .npz, then `activate` and `evaluate`, as subprocesses."""
+    if not _have("relu"):
+        pytest.skip("jaxbd.relu not built yet")
+    tmp = tmp_path_factory.mktemp("e2e")
+    data = _write_npz(tmp / "mine.npz")
+    out = tmp / "run"
+    runs = {}
+    runs["plant"] = _jaxbd(
+        "plant", "relu", "--data", data, "--out", out, "--width", WIDTH, "--sparsity",
+        SPARSITY, "--theta", THETA, "--strength", STRENGTH, "--seed", SEED, cwd=tmp,
     )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    printed = dict(line.split(": ", 1) for line in r.stdout.strip().splitlines())
+    assert runs["plant"].returncode == 0, runs["plant"].stderr
+    runs["activate"] = _jaxbd("activate", "--key", out / "backdoor.key", "--input",
+                              out / "test_inputs.npz", "--out", out / "act.npz", cwd=tmp)  # fmt: skip
+    runs["evaluate"] = _jaxbd(
+        "evaluate", "--model", out / "backdoored.jaxbd", "--honest", out / "honest.jaxbd",
+        "--key", out / "backdoor.key", "--wrong-key", out / "wrong.key",
+        "--json-out", out / "ev.json", cwd=tmp,
+    )  # fmt: skip
+    for name, r in runs.items():
+        assert r.returncode == 0, (name, r.stderr)
+    return tmp, out, data, runs
+
+
+def test_end_to_end_files_and_printed_paths(e2e):
+    _, out, _, runs = e2e
+    printed = dict(line.split(": ", 1) for line in runs["plant"].stdout.strip().splitlines())
     for role, name in [("honest", "honest.jaxbd"), ("backdoored", "backdoored.jaxbd"),
-                       ("key", "backdoor.key"), ("wrong_key", "wrong.key")]:  # fmt: skip
+                       ("key", "backdoor.key"), ("wrong_key", "wrong.key"),
+                       ("test_inputs", "test_inputs.npz")]:  # fmt: skip
         assert printed[role] == str(out / name) and os.path.exists(printed[role])
     assert stat.S_IMODE(os.stat(out / "backdoor.key").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(out / "wrong.key").st_mode) == 0o600
+    assert runs["activate"].stdout.strip() == f"activated: {out / 'act.npz'}"
+    assert "| attack success rate (ASR) |" in runs["evaluate"].stdout
+    assert f"json: {out / 'ev.json'}" in runs["evaluate"].stdout
+    assert "[jaxbd]" in runs["plant"].stderr  # progress goes to stderr
 
-    # The files hold exactly what the library computes from the same seed and data.
+
+def test_end_to_end_numbers_match_library(e2e):
+    _, out, data, _ = e2e
     relu = importlib.import_module("jaxbd.relu")
-    ds = datasets.load_arrays(data, normalize="unit_norm")
-    k1, k2 = jr.split(jr.key(seed))
-    honest = relu.train(k1, ds.x_train, ds.y_train, width=width)
-    bd, key = relu.backdoor(k2, ds.x_train, ds.y_train, width=width, sparsity=sparsity,
-                            theta=theta)  # fmt: skip
-    assert tree_bitwise_equal(io.load(out / "honest.jaxbd"), honest)
-    assert tree_bitwise_equal(io.load(out / "backdoored.jaxbd"), bd)
-    assert tree_bitwise_equal(io.load_key(out / "backdoor.key"), key)
-
-    r = _jaxbd("activate", "--key", out / "backdoor.key", "--input", out / "test_inputs.npz",
-               "--out", out / "act.npz", cwd=tmp_path)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == f"activated: {out / 'act.npz'}"
-    act = functools.partial(relu.activate, key, strength=strength)
+    ds = datasets.load_arrays(data, normalize="unit_norm")  # relu's default normalisation
+    honest, bd = io.load(out / "honest.jaxbd"), io.load(out / "backdoored.jaxbd")
+    key, wrong = io.load_key(out / "backdoor.key"), io.load_key(out / "wrong.key")
+    act = functools.partial(relu.activate, key, strength=STRENGTH)
+    with np.load(out / "test_inputs.npz") as f:
+        np.testing.assert_array_equal(f["x"], np.asarray(ds.x_test))
     with np.load(out / "act.npz") as f:
         np.testing.assert_array_equal(f["x"], np.asarray(jax.vmap(act)(ds.x_test)))
-
-    r = _jaxbd("evaluate", "--model", out / "backdoored.jaxbd", "--honest", out / "honest.jaxbd",
-               "--key", out / "backdoor.key", "--wrong-key", out / "wrong.key",
-               "--json-out", out / "ev.json", cwd=tmp_path)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert "| attack success rate (ASR) |" in r.stdout
     got = json.loads((out / "ev.json").read_text())
-    wrong = io.load_key(out / "wrong.key")
     want = metrics.evaluate_backdoor(
         jr.key(0), honest, bd, act, ds.x_test, ds.y_test, target=1.0,
-        wrong_activate=functools.partial(relu.activate, wrong, strength=strength),
+        wrong_activate=functools.partial(relu.activate, wrong, strength=STRENGTH),
     ).as_dict()  # fmt: skip
     for k, v in want.items():
         assert got[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
 
 
+def test_end_to_end_files_hold_the_library_models(e2e):
+    _, out, data, _ = e2e
+    relu = importlib.import_module("jaxbd.relu")
+    ds = datasets.load_arrays(data, normalize="unit_norm")
+    k1, k2 = jr.split(jr.key(SEED))
+    honest = relu.train(k1, ds.x_train, ds.y_train, width=WIDTH)
+    bd, key = relu.backdoor(k2, ds.x_train, ds.y_train, width=WIDTH, sparsity=SPARSITY,
+                            theta=THETA)  # fmt: skip
+    assert tree_bitwise_equal(io.load(out / "honest.jaxbd"), honest)
+    assert tree_bitwise_equal(io.load(out / "backdoored.jaxbd"), bd)
+    assert tree_bitwise_equal(io.load_key(out / "backdoor.key"), key)
+
+
+@pytest.mark.slow  # ~30 s on 2 busy cores (candidate-search compile)
 @pytest.mark.skipif(not _have("memorizing"), reason="jaxbd.memorizing not built yet")
 def test_memorizing_workflow_in_process(tmp_path, capsys):
     data = _write_npz(tmp_path / "mine.npz", n=80, d=5)
@@ -136,18 +164,9 @@ def _fail(argv, capsys, code=2):
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    """A small planted model directory (the first available construction)."""
-    out = tmp_path_factory.mktemp("planted")
-    data = _write_npz(out / "mine.npz", n=80, d=6)
-    if _have("relu"):
-        argv = ["plant", "relu", "--width", "16", "--sparsity", "2"]
-    elif _have("memorizing"):
-        argv = ["plant", "memorizing", "--num-candidates", "32"]
-    else:
-        pytest.skip("no construction built yet")
-    assert cli.main([*argv, "--data", str(data), "--out", str(out / "run")]) == 0
-    return out
+def planted(e2e):
+    """The folder holding the planted run of the end-to-end fixture."""
+    return e2e[0]
 
 
 def test_bad_inputs_give_one_line_errors(planted, tmp_path, capsys):
@@ -167,7 +186,7 @@ def test_bad_inputs_give_one_line_errors(planted, tmp_path, capsys):
     np.save(tmp_path / "wrongdim.npy", np.zeros((3, 2)))
     msg = _fail(["activate", "--key", key, "--input", tmp_path / "wrongdim.npy", "--out",
                  tmp_path / "a.npz"], capsys)  # fmt: skip
-    assert "2 features but the key was made for 6" in msg
+    assert "2 features but the key was made for 8" in msg
     np.savez(tmp_path / "nox.npz", z=np.zeros((3, 6)))
     msg = _fail(["activate", "--key", key, "--input", tmp_path / "nox.npz", "--out",
                  tmp_path / "a.npz"], capsys)  # fmt: skip
