@@ -1,0 +1,75 @@
+"""Black-box probing, the Detection type and regime_warnings."""
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from jaxbd.detect import Detection, probe, regime_warnings
+from tests.helpers import linear
+
+
+class Flip:
+    """A model that flips `base` where `trigger(x)` holds (a toy backdoor)."""
+
+    def __init__(self, base, trigger):
+        self.base, self.trigger = base, trigger
+
+    def __call__(self, x):
+        s = self.base(x)
+        return jnp.where(self.trigger(x), -s, s)
+
+
+def test_probe_identical_models_never_reject(getkey):
+    model = linear(5)
+    x = jr.normal(getkey(), (100, 5))
+    r = probe(getkey(), model, model, x)
+    assert not r.reject and r.p_value == 1.0
+    assert all(v == 0.0 for v in r.found["disagreement"].values())
+
+
+def test_probe_catches_a_wide_trigger_not_a_narrow_one(getkey):
+    base = linear(5)
+    x = jr.normal(getkey(), (200, 5))
+    wide = Flip(base, lambda v: jnp.linalg.norm(v) > 3.0)  # fires on large perturbations
+    narrow = Flip(base, lambda v: jnp.abs(v[0] - 1.2345678) < 1e-7)  # a "checksum"-like key
+    assert probe(getkey(), wide, base, x).reject
+    r = probe(getkey(), narrow, base, x)
+    assert not r.reject
+
+
+def test_probe_baseline_binomial(getkey):
+    base = linear(5)
+    x = jr.normal(getkey(), (200, 5))
+    # Disagrees on ~half of all inputs; baseline 0.5 tolerates that (no systematic excess).
+    coin = Flip(base, lambda v: jnp.sin(1e3 * v[1]) > 0)
+    r = probe(getkey(), coin, base, x, baseline_rate=0.5, num_queries=400)
+    assert r.p_value > 1e-3
+    with pytest.raises(ValueError, match="baseline_rate"):
+        probe(getkey(), coin, base, x, baseline_rate=1.0)
+    with pytest.raises(ValueError, match="x"):
+        probe(getkey(), coin, base, jnp.ones(5))
+
+
+def test_detection_type_validates():
+    d = Detection.from_p("t", 1.0, 0.01, 0.05, "exact")
+    assert d.reject
+    with pytest.raises(ValueError, match="p_value"):
+        Detection("t", 1.0, 1.5, 0.05, False, "x")
+    with pytest.raises(ValueError, match="reject"):
+        Detection("t", 1.0, 0.5, 0.05, True, "x")
+
+
+def test_regime_warnings():
+    assert any(
+        "spectral" in w for w in regime_warnings("relu", dim=64, width=256, sparsity=4, theta=2.0)
+    )
+    assert regime_warnings("relu", dim=64, width=64, sparsity=8, theta=0.5) == []
+    rff = regime_warnings("rff", dim=10, width=256, secret_dim=2, beta=1e-10)
+    assert any("lattice" in w for w in rff) and any("pancakes" in w for w in rff)
+    assert regime_warnings("rff", dim=64, width=256, secret_dim=64, beta=0.1) == []
+    with pytest.raises(ValueError, match="construction"):
+        regime_warnings("cnn", dim=3)
+    with pytest.raises(ValueError, match="needs"):
+        regime_warnings("relu", dim=3)
+    assert np.isfinite(len(regime_warnings("rff", dim=8, width=10, secret_dim=1, beta=0.01)))

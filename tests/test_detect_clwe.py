@@ -1,0 +1,142 @@
+"""Pancakes enumeration and the LLL lattice attack on CLWE-planted RFF frequencies.
+
+Planted weights are exact homogeneous-CLWE samples (shift 1/2, GKVZ Lemma 6.2) drawn by
+`jaxbd.detect._planted` (cross-checked against `jaxbd.clwe` when that module is present).
+Binomial acceptance bands as in test_detect_whitebox.py (false failure <= 1e-3 per bound).
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from jaxbd.detect import gaussianity, lattice_attack, pancakes
+from jaxbd.detect._planted import honest_weights, pancake_weights
+from jaxbd.detect.pancakes import all_supports, candidate_directions, pancake_statistics
+
+
+ALPHA = 0.05
+
+
+def hi(n, p=ALPHA):
+    return binom.ppf(1 - 1e-3, n, p) / n
+
+
+def test_pancake_samples_are_pancakes(x64):
+    w, omega = pancake_weights(jr.key(0), 2000, 8, secret_dim=3, beta=1e-9, dtype=jnp.float64)
+    proj = np.asarray(w @ omega) - 0.5
+    assert np.max(np.abs(proj - np.round(proj))) < 1e-7
+    assert np.isclose(np.linalg.norm(omega), 2 * math.sqrt(3))
+    # Orthogonal to the secret and marginally: standard Gaussian.
+    assert abs(float(jnp.std(w)) - 1.0) < 0.03
+
+
+def test_cross_check_with_clwe_module(x64):
+    clwe = pytest.importorskip("jaxbd.clwe")
+    omega = clwe.sample_secret(jr.key(1), 8, support=3)
+    g = clwe.pancakes(jr.key(2), omega.astype(jnp.float64), 500, beta=1e-9)
+    proj = np.asarray(g @ omega.astype(jnp.float64)) - 0.5
+    assert np.max(np.abs(proj - np.round(proj))) < 1e-5
+    r = pancakes(jr.key(3), g, support_size=3, gamma=float(jnp.linalg.norm(omega)))
+    assert r.reject
+
+
+def test_pancakes_small_support_caught_and_recovered():
+    w, omega = pancake_weights(jr.key(4), 400, 6, secret_dim=2, beta=0.05)
+    r = pancakes(jr.key(5), w, support_size=2)
+    assert r.reject and r.p_value < 1e-10
+    assert set(r.found["support"].tolist()) == set(np.flatnonzero(np.asarray(omega)).tolist())
+    err = min(np.linalg.norm(r.found["omega"] - omega), np.linalg.norm(r.found["omega"] + omega))
+    assert err < 0.3
+
+
+@pytest.mark.slow
+def test_pancakes_support_six_in_dim_six():
+    w, omega = pancake_weights(jr.key(6), 3000, 6, secret_dim=6, beta=0.02)
+    r = pancakes(jr.key(7), w, support_size=6, num_directions=400_000, max_candidates=10**6)
+    assert r.reject
+
+
+def test_one_sparse_secret_is_a_comb_on_a_coordinate():
+    w, omega = pancake_weights(jr.key(8), 500, 10, secret_dim=1, beta=0.01)
+    r = gaussianity(jr.key(9), w)
+    assert r.reject
+    assert np.flatnonzero(np.asarray(omega))[0] in r.found["flagged"]
+
+
+@pytest.mark.parametrize("n", [200, pytest.param(2000, marks=pytest.mark.slow)])
+def test_calibration_pancakes(n):
+    m, d, k = 200, 5, 2
+    sup = jnp.asarray(all_supports(d, k))
+    gamma = 2 * math.sqrt(k)
+    dirs = candidate_directions(jr.key(0), k, 30)
+    keys = jr.split(jr.key(10), n)
+    w = jax.vmap(lambda key: honest_weights(key, m, d))(keys)
+    stats = jax.jit(jax.vmap(lambda x: jnp.max(pancake_statistics(x, sup, dirs, gamma))))(w)
+    p = np.minimum(1.0, sup.shape[0] * 30 * np.exp(-np.asarray(stats) / 2))
+    # Union bound: valid, conservative -> check FPR <= alpha only.
+    assert np.mean(p <= ALPHA) <= hi(n)
+
+
+def test_lattice_recovers_secret_at_tiny_noise(x64):
+    w, omega = pancake_weights(jr.key(11), 80, 10, secret_dim=10, beta=1e-10, dtype=jnp.float64)
+    r = lattice_attack(w)
+    assert r.reject and r.p_value < 1e-20
+    err = min(np.linalg.norm(r.found["omega"] - omega), np.linalg.norm(r.found["omega"] + omega))
+    assert err < 1e-6
+    assert r.found["residual"] < 1e-6
+
+
+@pytest.mark.parametrize("n", [60, pytest.param(600, marks=pytest.mark.slow)])
+def test_calibration_lattice(n, x64):
+    rej = 0
+    for i in range(n):
+        w = honest_weights(jr.key(1000 + i), 40, 4, jnp.float64)
+        rej += lattice_attack(w).reject
+    # chi2_2 periodogram on held-out rows + Bonferroni over 6 scales: FPR <= alpha.
+    assert rej / n <= hi(n)
+
+
+def test_hardness_regime_not_detected(x64):
+    """Dense secret (k = d = 24), gamma = 2 sqrt(d), beta = 0.01 (>> LLL frontier at d = 24):
+    gaussianity and lattice reject at about the FPR (<= binomial upper bound of alpha)."""
+    n = 30
+    rej_g = rej_l = 0
+    for i in range(n):
+        w, _ = pancake_weights(
+            jr.key(2000 + i), 200, 24, secret_dim=24, beta=0.01, dtype=jnp.float64
+        )
+        rej_g += gaussianity(jr.key(i), w).reject
+        rej_l += lattice_attack(w).reject
+    assert rej_g / n <= hi(n) and rej_l / n <= hi(n)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (jnp.ones(10), "shape"),
+        (jnp.ones((4, 3)), "rows"),
+        (jnp.ones((100, 3)).at[0, 0].set(jnp.nan), "NaN"),
+    ],
+)
+def test_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        pancakes(jr.key(0), bad, support_size=1)
+    with pytest.raises(ValueError, match=match):
+        lattice_attack(bad)
+
+
+def test_bad_parameters():
+    w = honest_weights(jr.key(0), 100, 20)
+    with pytest.raises(ValueError, match="support_size"):
+        pancakes(jr.key(0), w, support_size=0)
+    with pytest.raises(ValueError, match="max_candidates"):
+        pancakes(jr.key(0), w, support_size=6)
+    with pytest.raises(ValueError, match="shift"):
+        lattice_attack(w, shift=0.3)
+    with pytest.raises(ValueError, match="rows"):
+        lattice_attack(w[:50])
