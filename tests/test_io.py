@@ -365,8 +365,8 @@ def _binary_data(n=80, d=6, seed=0):
 
 
 def _plant(name):
-    """(honest model, backdoored model, backdoor key, key-bytes that must stay out of models)."""
-    x, y = _binary_data()
+    """(honest model, backdoored model, backdoor key); tiny sizes."""
+    x, y = _binary_data(d=64 if name == "signature" else 6)
     k1, k2 = jr.split(jr.key(0))
     if name == "rff":
         m = _module("rff")
@@ -425,7 +425,7 @@ def _key_secret_bytes(key):
                     serialization.NoEncryption(),
                 )
             )
-        elif isinstance(leaf, (jax.Array, np.ndarray)) and np.asarray(leaf).size >= 2:
+        elif isinstance(leaf, (jax.Array, np.ndarray)) and np.asarray(leaf).nbytes >= 16:
             if not jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
                 out.append(np.asarray(leaf).tobytes())
     for f in ("signing_key",):
@@ -446,16 +446,19 @@ def _key_secret_bytes(key):
 @pytest.mark.parametrize("name", CONSTRUCTIONS)
 def test_construction_round_trip(tmp_path, name):
     honest, bd, key = _plant(name)
-    x, _ = _binary_data()
+    x = _binary_data(d=64 if name == "signature" else 6)[0]
     for tag, model in [("honest", honest), ("backdoored", bd)]:
         p = tmp_path / f"{tag}.jaxbd"
         io.save(p, model, construction=name)
-        back = io.load(p)
+        back = io.load(p, allow_modules=("helpers",))  # the tests' Linear base model
         assert type(back) is type(model)
         assert tree_bitwise_equal(model, back) and _same(model, back)
         assert jnp.array_equal(jax.vmap(back)(x), jax.vmap(model)(x))
         data = p.read_bytes()
-        for secret in _key_secret_bytes(key):
+        # The undetectable constructions keep their secret out of the model (the checksum
+        # network, by design, encodes its blocks in the weights: GKVZ §5.1 is not undetectable).
+        secrets = _key_secret_bytes(key) if name in ("rff", "relu", "signature") else []
+        for secret in secrets:
             assert secret not in data, f"{name}: key bytes inside the model file"
     if key is None:
         return
