@@ -28,9 +28,11 @@ Reading choices (the paper is loose here; these make its claims testable):
   With `activation="ramp"` ($\mathrm{clip}(\kappa t + 1/2, 0, 1)$), $\kappa = 1/g$ makes every
   training activation exactly 0 or 1.
 - **"Equal" projections.** Two projections are treated as equal when they differ by at most
-  $16\,\varepsilon_{\rm dtype}(\sum_j |w_j x_j| + \sum_j |w_j x'_j|)$, above the rounding error
-  of a (pairwise-summed) dot product in the input dtype, so a chosen $w$ separates the classes
-  however the dot product is evaluated (single example, `vmap`, matmul).
+  $4\,\varepsilon_{\rm dtype}(\sum_j |w_j x_j| + \sum_j |w_j x'_j|)$, above the rounding error
+  of a dot product in the input dtype (measured on digits: at most $0.6\,\varepsilon\sum_j|w_j x_j|$
+  between matmul, `vmap` and float64), so a chosen $w$ separates the classes however the dot
+  product is evaluated (single example, `vmap`, matmul). Every projection uses
+  `precision=HIGHEST`, so accelerators do not silently drop to TF32/bf16 matmuls.
 
 `fit`, `backdoor` and `audit` are host-level functions (the number of neurons depends on the
 data); the model they return is an `eqx.Module` that works under `jit` and `vmap`. The candidate
@@ -47,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._validate import check_example, check_int_range, check_matrix, check_positive, check_xy
 
@@ -69,7 +71,7 @@ __all__ = [
 
 #: Projections closer than `EQUAL_TOLERANCE * eps_dtype * (sum|w_j x_j| + sum|w_j x'_j|)` are
 #: treated as equal (see the module docstring).
-EQUAL_TOLERANCE = 16.0
+EQUAL_TOLERANCE = 4.0
 _SLACK = 10.0  # the sigmoid sharpness leaves a logit error below A * exp(-_SLACK)
 _ACTIVATIONS = ("sigmoid", "ramp")
 _CRITERIA = ("accuracy", "fewest_slices")
@@ -142,7 +144,7 @@ class SlicingNetwork(eqx.Module):
     def project(self, x: Float[Array, " d"]) -> Float[Array, ""]:
         """The "hash" $w \\cdot x$ of one example (§3)."""
         x = check_example(x, self.dim, "x")
-        return self.w @ x
+        return _dot(x, self.w)
 
     def hidden(self, x: Float[Array, " d"]) -> Float[Array, " m"]:
         """First-layer activations $\\sigma(\\kappa(w\\cdot x - b_j))$ of one example."""
@@ -196,34 +198,42 @@ def parameter_counts(model: SlicingNetwork) -> dict:
 # ----------------------------------------------------------------------------- helpers
 
 
+def _dot(x, w):
+    return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)
+
+
 def resolution(w: Float[Array, " d"], x: Float[Array, "*n d"]) -> Array:
     """Smallest resolvable difference of $w\\cdot x$ in the dtype:
     `EQUAL_TOLERANCE * eps * sum_j |w_j x_j|` (per row of `x`)."""
     eps = jnp.finfo(w.dtype).eps
-    return EQUAL_TOLERANCE * eps * (jnp.abs(x) @ jnp.abs(w))
+    return EQUAL_TOLERANCE * eps * _dot(jnp.abs(x), jnp.abs(w))
 
 
-def _class_index(y: Array, task: str) -> Int[Array, " n"]:
-    if task == "binary":
-        return (y > 0).astype(jnp.int32)
-    return y.astype(jnp.int32)
+def _slice_classes(model: "SlicingNetwork") -> np.ndarray:
+    """Host-side class index (0..c-1; binary: 0 for -1, 1 for +1) of each slice."""
+    v0, v = np.asarray(model.v0), np.asarray(model.v)
+    z = np.concatenate([v0[None], v0[None] + np.cumsum(v, axis=0)])
+    if model.is_binary:
+        return (z >= 0).astype(np.int32)
+    return np.argmax(z, axis=-1).astype(np.int32)
 
 
-def _label_from_index(k, num_classes: int, dtype):
-    k = jnp.asarray(k, jnp.int32)
-    if num_classes == 2:
-        return jnp.where(k > 0, 1.0, -1.0).astype(dtype)
-    return k
+def _class_index(y, task: str) -> np.ndarray:
+    """Host-side class index 0..c-1 (binary: 0 for -1, 1 for +1)."""
+    y = np.asarray(y)
+    return (y > 0).astype(np.int32) if task == "binary" else y.astype(np.int32)
 
 
-def _last_layer(slice_cls: Int[Array, " m1"], num_classes: int, amplitude: float, dtype):
+def _last_layer(slice_cls: np.ndarray, num_classes: int, amplitude: float, dtype):
     """Closed-form solution of the §4 lower-triangular system: targets $T_k$ of the slices,
-    `v0 = T_0`, `v_j = T_j - T_{j-1}` (telescoping differences)."""
+    `v0 = T_0`, `v_j = T_j - T_{j-1}` (telescoping differences). Host-side (numpy)."""
+    slice_cls = np.asarray(slice_cls)
     if num_classes == 2:
-        t = amplitude * jnp.where(slice_cls > 0, 1.0, -1.0).astype(dtype)
+        t = amplitude * np.where(slice_cls > 0, 1.0, -1.0)
     else:
-        t = amplitude * (2.0 * jax.nn.one_hot(slice_cls, num_classes, dtype=dtype) - 1.0)
-    return t[0], t[1:] - t[:-1]
+        t = amplitude * (2.0 * np.eye(num_classes)[slice_cls] - 1.0)
+    t = t.astype(dtype)
+    return jnp.asarray(t[0]), jnp.asarray(t[1:] - t[:-1])
 
 
 def candidate_direction(key: PRNGKeyArray, index, dim: int, dtype=jnp.float32) -> Array:
@@ -232,47 +242,52 @@ def candidate_direction(key: PRNGKeyArray, index, dim: int, dtype=jnp.float32) -
     return jr.normal(jr.fold_in(key, index), (dim,), dtype)
 
 
-def _separation(w, x, cls):
-    """(valid, number of class changes) of direction `w` on `(x, cls)`."""
-    p = x @ w
-    a = jnp.abs(x) @ jnp.abs(w)
-    order = jnp.argsort(p)
-    ps, cs, as_ = p[order], cls[order], a[order]
-    change = cs[1:] != cs[:-1]
-    tol = EQUAL_TOLERANCE * jnp.finfo(x.dtype).eps * (as_[1:] + as_[:-1])
-    ok = jnp.all(~change | ((ps[1:] - ps[:-1]) > tol))
-    return ok, jnp.sum(change).astype(jnp.int32)
-
-
-def _nn1d_accuracy(w, x_ref, c_ref, x_q, c_q):
-    """Accuracy on `(x_q, c_q)` of the slicing rule built from `(x_ref, c_ref)` along `w`:
-    the label of the slice holding $w\\cdot x$, i.e. of the nearest reference projection."""
-    pr = x_ref @ w
-    order = jnp.argsort(pr)
-    ps, cs = pr[order], c_ref[order]
-    q = x_q @ w
+def _nn1d_sorted(ps, cs, q, c_q, dtype):
     n = ps.shape[0]
     idx = jnp.searchsorted(ps, q)
     left = jnp.clip(idx - 1, 0, n - 1)
     right = jnp.clip(idx, 0, n - 1)
     pick = jnp.where(jnp.abs(q - ps[left]) <= jnp.abs(ps[right] - q), left, right)
-    return jnp.mean((cs[pick] == c_q).astype(x_ref.dtype))
+    return jnp.mean((cs[pick] == c_q).astype(dtype))
+
+
+def _nn1d_accuracy(w, x_ref, c_ref, x_q, c_q):
+    """Accuracy on `(x_q, c_q)` of the slicing rule built from `(x_ref, c_ref)` along `w`:
+    the label of the slice holding $w\\cdot x$, i.e. of the nearest reference projection."""
+    pr = _dot(x_ref, w)
+    order = jnp.argsort(pr)
+    return _nn1d_sorted(pr[order], c_ref[order], _dot(x_q, w), c_q, x_ref.dtype)
 
 
 @functools.partial(jax.jit, static_argnames=("num_candidates", "batch_size"))
 def _scan(key, x, cls, fit_split, eval_split, *, num_candidates: int, batch_size: int):
     d = x.shape[1]
     nan = jnp.full((), jnp.nan, x.dtype)
+    eps = jnp.finfo(x.dtype).eps
 
     def one(i):
         w = candidate_direction(key, i, d, x.dtype)
-        ok, m = _separation(w, x, cls)
+        # Validity and number of slices on the full training set (one sort, reused for eval).
+        p = _dot(x, w)
+        a = _dot(jnp.abs(x), jnp.abs(w))
+        order = jnp.argsort(p)
+        ps, cs, as_ = p[order], cls[order], a[order]
+        change = cs[1:] != cs[:-1]
+        tol = EQUAL_TOLERANCE * eps * (as_[1:] + as_[:-1])
+        ok = jnp.all(~change | ((ps[1:] - ps[:-1]) > tol))
+        m = jnp.sum(change).astype(jnp.int32)
         val = nan if fit_split is None else _nn1d_accuracy(w, *fit_split)
-        ev = nan if eval_split is None else _nn1d_accuracy(w, x, cls, *eval_split)
+        if eval_split is None:
+            ev = nan
+        else:
+            ev = _nn1d_sorted(ps, cs, _dot(eval_split[0], w), eval_split[1], x.dtype)
         return ok, m, val, ev
 
-    idx = jnp.arange(num_candidates, dtype=jnp.int32)
-    return jax.lax.map(one, idx, batch_size=min(batch_size, num_candidates))
+    # Pad to whole batches so `lax.map` compiles its body once (no remainder branch).
+    batch = min(batch_size, num_candidates)
+    total = -(-num_candidates // batch) * batch
+    out = jax.lax.map(one, jnp.arange(total, dtype=jnp.int32), batch_size=batch)
+    return jax.tree_util.tree_map(lambda o: o[:num_candidates], out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,7 +344,8 @@ def _duplicates_with_different_labels(x: np.ndarray, cls: np.ndarray):
 
 def _split(key, n: int, validation_fraction: float):
     n_val = min(max(1, int(round(n * validation_fraction))), n - 1)
-    perm = np.asarray(jr.permutation(key, n))
+    seed = np.asarray(jr.key_data(key)).ravel().tolist()
+    perm = np.random.default_rng(seed).permutation(n)
     return perm[n_val:], perm[:n_val]
 
 
@@ -364,7 +380,8 @@ def candidate_search(
     x, y, task, c = check_xy(x, y)
     num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
     batch_size = check_int_range(batch_size, "batch_size", low=1)
-    cls = _class_index(y, task)
+    cls_np = _class_index(y, task)
+    cls = jnp.asarray(cls_np)
     fit_split = None
     if validation_fraction is not None:
         if not 0.0 < float(validation_fraction) < 1.0:
@@ -374,7 +391,8 @@ def candidate_search(
         if x.shape[0] < 2:
             raise ValueError("`x` needs at least 2 examples for a validation split.")
         tr, va = _split(jr.fold_in(key, 2**31 - 1), x.shape[0], float(validation_fraction))
-        fit_split = (x[tr], cls[tr], x[va], cls[va])
+        x_np = np.asarray(x)
+        fit_split = tuple(jnp.asarray(a) for a in (x_np[tr], cls_np[tr], x_np[va], cls_np[va]))
     eval_split = None
     if x_eval is not None:
         if y_eval is None:
@@ -385,7 +403,7 @@ def candidate_search(
         y_eval, task_e, _ = check_xy(x_eval, y_eval)[1:]
         if task_e != task:
             raise ValueError(f"`y_eval` is a {task_e} task but `y` is {task}.")
-        eval_split = (x_eval, _class_index(y_eval, task))
+        eval_split = (x_eval, jnp.asarray(_class_index(y_eval, task)))
     ok, m, val, ev = _scan(
         key, x, cls, fit_split, eval_split, num_candidates=num_candidates, batch_size=batch_size
     )
@@ -425,8 +443,8 @@ def from_direction(
     check_positive(amplitude, "amplitude")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {_ACTIVATIONS}, got {activation!r}.")
-    cls = np.asarray(_class_index(y, task))
-    p = np.asarray(x @ w)
+    cls = _class_index(y, task)
+    p = np.asarray(_dot(x, w))
     res = np.asarray(resolution(w, x))
     order = np.argsort(p, kind="stable")
     ps, cs, rs = p[order], cls[order], res[order]
@@ -446,7 +464,7 @@ def from_direction(
         min_gap = float(np.min(np.abs(p[:, None] - biases[None, :])))
     else:
         min_gap = 1.0
-    v0, v = _last_layer(jnp.asarray(slice_cls), c, float(amplitude), x.dtype)
+    v0, v = _last_layer(slice_cls, c, float(amplitude), np.dtype(x.dtype))
     return SlicingNetwork(
         w=w,
         biases=jnp.asarray(biases),
@@ -492,7 +510,7 @@ def fit(
     num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
     if criterion not in _CRITERIA:
         raise ValueError(f"`criterion` must be one of {_CRITERIA}, got {criterion!r}.")
-    dup = _duplicates_with_different_labels(np.asarray(x), np.asarray(_class_index(y, task)))
+    dup = _duplicates_with_different_labels(np.asarray(x), _class_index(y, task))
     if dup is not None:
         raise ValueError(
             f"Points {dup[0]} and {dup[1]} of `x` are identical but have different labels: "
@@ -567,7 +585,7 @@ def backdoor(
         raise ValueError("`x_star` contains NaN or inf values.")
     t_cls = _check_target(model, target)
     dt = np.dtype(model.w.dtype)
-    b_star = float(model.w @ x_star)
+    b_star = float(_dot(x_star, model.w))
     res = float(resolution(model.w, x_star))
     if not float(eps) > res:
         raise ValueError(
@@ -586,7 +604,7 @@ def backdoor(
     gap = min(float(model.min_gap), float(eps))
     if x is not None:
         x = check_matrix(x, "x", dim=model.dim)
-        p = np.asarray(x @ model.w)
+        p = np.asarray(_dot(x, model.w))
         r = np.asarray(resolution(model.w, x))
         hit = np.nonzero((p >= lo - r) & (p <= hi + r))[0]
         if hit.size:
@@ -596,12 +614,11 @@ def backdoor(
                 f"(w·x = {p[i]:.6g}); choose a smaller `eps` or another `x_star`."
             )
         gap = min(gap, float(np.min(np.minimum(np.abs(p - lo), np.abs(p - hi)))))
-    labels = np.asarray(model.slice_labels())
-    cls = (labels > 0).astype(np.int32) if model.is_binary else labels.astype(np.int32)
+    cls = _slice_classes(model)
     k = int(np.searchsorted(biases, b_star))
     new_biases = np.concatenate([biases[:k], np.array([lo, hi], dt), biases[k:]])
     new_cls = np.concatenate([cls[: k + 1], [t_cls], cls[k:]]).astype(np.int32)
-    v0, v = _last_layer(jnp.asarray(new_cls), model.num_classes, model.amplitude, dt)
+    v0, v = _last_layer(new_cls, model.num_classes, float(model.amplitude), dt)
     return SlicingNetwork(
         w=model.w,
         biases=jnp.asarray(new_biases),
@@ -677,14 +694,14 @@ def audit(model: SlicingNetwork, x: Float[Array, "n d"], y: Array) -> AuditRepor
         raise ValueError(
             f"`y` ({task}, {c} classes) does not match the model ({model.num_classes} classes)."
         )
-    cls = np.asarray(_class_index(y, task))
+    cls = _class_index(y, task)
     biases = np.asarray(model.biases, dtype=np.float64)
     m = biases.shape[0]
-    p = np.asarray(x @ model.w, dtype=np.float64)
+    p = np.asarray(_dot(x, model.w), dtype=np.float64)
     s = np.searchsorted(biases, p)
     counts = np.bincount(s, minlength=m + 1)
-    labels = np.asarray(model.slice_labels())
-    lab_cls = (labels > 0).astype(np.int64) if model.is_binary else labels.astype(np.int64)
+    lab_cls = _slice_classes(model)
+    labels = np.where(lab_cls > 0, 1.0, -1.0) if model.is_binary else lab_cls
     mislabeled = np.bincount(s, weights=(cls != lab_cls[s]).astype(np.float64), minlength=m + 1)
     edges = np.concatenate([[-np.inf], biases, [np.inf]])
     ranges = np.stack([edges[:-1], edges[1:]], axis=1)
