@@ -88,7 +88,7 @@ import numpy as np
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Float
 
 from ._validate import check_example, check_int_range, check_positive, is_concrete
 
