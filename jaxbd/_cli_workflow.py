@@ -176,13 +176,17 @@ def _checksum_wrong(key, ds, p, honest):
 def _signature_plant(key, ds, p):
     m = importlib.import_module("jaxbd.signature")
     honest = _base(key, ds, p)
-    bd, bkey = m.backdoor(honest, input_dim=ds.dim)
+    bd, bkey = m.backdoor(honest, input_dim=ds.dim, **_signature_kw(p))
     return honest, bd, bkey
+
+
+def _signature_kw(p):
+    return {k: p[k] for k in ("bits_per_coord", "step") if p.get(k) is not None}
 
 
 def _signature_wrong(key, ds, p, honest):
     m = importlib.import_module("jaxbd.signature")
-    return m.backdoor(honest, input_dim=ds.dim)[1]
+    return m.backdoor(honest, input_dim=ds.dim, **_signature_kw(p))[1]
 
 
 def _memorizing_plant(key, ds, p):
@@ -224,7 +228,7 @@ CONSTRUCTIONS: dict[str, Construction] = {
             "random Fourier features with a CLWE (pancakes) backdoor; flip (GKVZ §6)",
             (
                 Param("width", int, 256, "number of random features"),
-                Param("bandwidth", float, 1.0, "feature bandwidth"),
+                Param("bandwidth", float, 8.0, "feature bandwidth (input units)"),
                 Param("secret_dim", int, 8, "support size of the CLWE secret"),
                 Param("beta", float, 0.01, "CLWE noise width"),
             ),
@@ -241,7 +245,7 @@ CONSTRUCTIONS: dict[str, Construction] = {
                 Param("width", int, 256, "number of hidden ReLUs"),
                 Param("sparsity", int, 4, "support size of the sparse secret"),
                 Param("theta", float, 10.0, "spike strength"),
-                Param("strength", float, 2.0, "default activation strength (l2 of x' - x)"),
+                Param("strength", float, 0.5, "default activation strength (l2 of x' - x)"),
             ),
             _relu_plant,
             _relu_wrong,
@@ -256,7 +260,7 @@ CONSTRUCTIONS: dict[str, Construction] = {
             "checksum",
             "checksum backdoor wrapped around a linear model; targeted (GKVZ §4)",
             (
-                Param("num_blocks", int, 4, "number of checksum blocks"),
+                Param("num_blocks", int, 8, "number of checksum blocks"),
                 Param("base_steps", int, 300, "training steps of the linear base model"),
                 Param("target", float, 1.0, "default target label (+1 or -1)"),
             ),
@@ -272,6 +276,14 @@ CONSTRUCTIONS: dict[str, Construction] = {
             (
                 Param("base_steps", int, 300, "training steps of the linear base model"),
                 Param("target", float, 1.0, "default target label"),
+                Param(
+                    "bits_per_coord",
+                    int,
+                    None,
+                    "signature bits per input coordinate "
+                    "(library default 9; needs input_dim >= 57 for binary data)",
+                ),
+                Param("step", float, None, "size of one encoding step (library default 0.01)"),
             ),
             _signature_plant,
             _signature_wrong,
