@@ -1,0 +1,225 @@
+"""Tests for jaxbd.memorizing (Leonardis §2–§6: slicing network, backdoor, audit)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from jaxbd import memorizing as mz
+from jaxbd.metrics import clean_accuracy, predict
+
+
+# Fixed shapes and search sizes, so the compiled candidate scan is reused across tests.
+N, D, NC, BATCH = 24, 5, 64, 32
+
+
+def _data(seed: int, num_classes: int = 2, n: int = N, d: int = D):
+    """Random Gaussian data: distinct points with probability 1, so a valid w exists."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = rng.integers(0, num_classes, n)
+    y[:num_classes] = np.arange(num_classes)  # every class present
+    if num_classes == 2:
+        return jnp.asarray(x), jnp.asarray(np.where(y > 0, 1.0, -1.0).astype(np.float32))
+    return jnp.asarray(x), jnp.asarray(y.astype(np.int32))
+
+
+def _fit(seed, num_classes=2, **kw):
+    x, y = _data(seed, num_classes)
+    kw = {"num_candidates": NC, "batch_size": BATCH, **kw}
+    return x, y, mz.fit(jr.key(seed), x, y, **kw)
+
+
+def _class_changes(model, x, y):
+    p = np.asarray(x @ model.w)
+    ys = np.asarray(y)[np.argsort(p, kind="stable")]
+    return int(np.sum(ys[1:] != ys[:-1]))
+
+
+@settings(deadline=None, max_examples=6)
+@given(seed=st.integers(0, 2**31 - 1), num_classes=st.sampled_from([2, 3]))
+def test_fit_memorizes_random_data(seed, num_classes):
+    x, y, model = _fit(seed, num_classes)
+    assert clean_accuracy(model, x, y) == 1.0
+    assert model.num_neurons == _class_changes(model, x, y)
+    b = np.asarray(model.biases)
+    assert np.all(np.diff(b) > 0)
+    # Every training point is at least `min_gap` from every division point.
+    p = np.asarray(x @ model.w)
+    if b.size:
+        assert np.min(np.abs(p[:, None] - b[None, :])) >= float(model.min_gap) * (1 - 1e-6)
+    pc = model.parameter_counts()
+    m, c = model.num_neurons, num_classes
+    assert pc["dense"] == m * (D + c + 1) and pc["effective"] == D + 2 * m
+
+
+@settings(deadline=None, max_examples=6)
+@given(seed=st.integers(0, 2**31 - 1), num_classes=st.sampled_from([2, 3]))
+def test_backdoor_and_audit(seed, num_classes):
+    x, y, honest = _fit(seed, num_classes)
+    rng = np.random.default_rng(seed + 1)
+    x_star = jnp.asarray(rng.standard_normal(D).astype(np.float32))
+    b_star = float(honest.project(x_star))
+    p = np.asarray(x @ honest.w)
+    gap = np.min(np.abs(np.concatenate([p, np.asarray(honest.biases)]) - b_star))
+    eps = float(gap) / 4
+    assume(eps > 2 * float(mz.resolution(honest.w, x_star)))
+    label = predict(honest, x_star[None])[0]
+    if num_classes == 2:
+        target = -float(label)
+    else:
+        target = (int(label) + 1) % num_classes
+    bd = mz.backdoor(honest, x_star, target, eps=eps, x=x)
+    assert float(predict(bd, x_star[None])[0]) == float(target)
+    assert clean_accuracy(bd, x, y) == 1.0
+    assert bd.num_neurons == honest.num_neurons + 2
+    assert np.all(np.diff(np.asarray(bd.biases)) > 0)
+    # Audit: honest flags nothing; backdoored flags a range containing w·x*.
+    rep_h = mz.audit(honest, x, y)
+    assert rep_h.num_flagged == 0 and rep_h.num_mislabeled == 0
+    rep = mz.audit(bd, x, y)
+    assert rep.num_mislabeled == 0
+    hit = rep.contains(b_star)
+    assert hit.sum() == 1
+    assert np.asarray(rep.unexplained_labels)[hit][0] == target
+    assert rep.in_unexplained(np.asarray(x_star)[None])[0]
+    lo, hi = rep.unexplained[hit][0]
+    assert hi - lo == pytest.approx(2 * eps, rel=1e-3)
+
+
+def test_closed_form_solves_triangular_system():
+    for c in (2, 3):
+        x, y, model = _fit(3, c)
+        m = model.num_neurons
+        coeffs = np.concatenate([np.asarray(model.v0)[None], np.asarray(model.v)])
+        tri = np.tril(np.ones((m + 1, m + 1)))
+        targets = tri @ coeffs  # the §4 system: row k sums v0 and v_1..v_k
+        a = float(model.amplitude)
+        labels = np.asarray(model.slice_labels())
+        if c == 2:
+            np.testing.assert_allclose(targets, a * labels)
+        else:
+            np.testing.assert_allclose(targets, a * (2 * np.eye(c)[labels] - 1))
+        # Consecutive slices have different labels (one neuron per class change).
+        assert np.all(labels[1:] != labels[:-1])
+
+
+def test_ramp_activation_exact_steps():
+    x, y, model = _fit(5, 2, activation="ramp")
+    h = np.asarray(jax.vmap(model.hidden)(x))
+    assert np.all((h == 0.0) | (h == 1.0))
+    assert clean_accuracy(model, x, y) == 1.0
+
+
+def test_jit_vmap_grad_of_model():
+    x, y, model = _fit(7, 3)
+    single = jnp.stack([model(xi) for xi in x[:3]])
+    np.testing.assert_allclose(jax.vmap(model)(x[:3]), single, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(eqx.filter_jit(lambda m, v: m(v))(model, x[0]), model(x[0]))
+    np.testing.assert_allclose(jax.jit(jax.vmap(model))(x), jax.vmap(model)(x), atol=1e-5)
+    g = jax.grad(lambda v: jax.nn.logsumexp(model(v)))(x[0])
+    assert g.shape == (D,) and bool(jnp.all(jnp.isfinite(g)))
+    with pytest.raises(ValueError, match="x"):
+        model(x[:2])
+
+
+def test_fit_is_deterministic_and_criteria():
+    x, y = _data(11)
+    a = mz.fit(jr.key(0), x, y, num_candidates=NC, batch_size=BATCH)
+    b = mz.fit(jr.key(0), x, y, num_candidates=NC, batch_size=BATCH)
+    assert bool(eqx.tree_equal(a, b))
+    small = mz.fit(jr.key(0), x, y, num_candidates=NC, batch_size=BATCH, criterion="fewest_slices")
+    sc = mz.candidate_search(jr.key(0), x, y, num_candidates=NC, batch_size=BATCH)
+    assert small.num_neurons == int(sc.num_slices[sc.valid].min())
+    assert clean_accuracy(small, x, y) == 1.0
+
+
+def test_candidate_search_memory_bounded_by_batch():
+    """Peak temporary memory of the compiled search does not grow with num_candidates beyond
+    O(num_candidates) scalars of output; a search materialising all candidates at once would
+    need num_candidates * n floats."""
+    n, d, batch = 400, 8, 64
+    x = jnp.zeros((n, d), jnp.float32)
+    cls = jnp.zeros((n,), jnp.int32)
+
+    def temp_bytes(num):
+        lowered = mz._scan.lower(
+            jr.key(0), x, cls, None, None, num_candidates=num, batch_size=batch
+        )
+        ma = lowered.compile().memory_analysis()
+        if ma is None:
+            pytest.skip("backend gives no memory analysis")
+        return ma.temp_size_in_bytes
+
+    small, large = temp_bytes(512), temp_bytes(8192)
+    naive_growth = (8192 - 512) * n * 4
+    assert large - small < 0.25 * naive_growth, (small, large)
+
+
+def test_bad_inputs():
+    x, y = _data(1)
+    with pytest.raises(ValueError, match="identical"):
+        xd = x.at[1].set(x[0])
+        yd = y.at[1].set(-y[0])
+        mz.fit(jr.key(0), xd, yd, num_candidates=NC, batch_size=BATCH)
+    with pytest.raises(ValueError, match="NaN"):
+        mz.fit(jr.key(0), x.at[0, 0].set(jnp.nan), y, num_candidates=NC)
+    with pytest.raises(ValueError, match="num_candidates"):
+        mz.fit(jr.key(0), x, y, num_candidates=0)
+    with pytest.raises(ValueError, match="criterion"):
+        mz.fit(jr.key(0), x, y, num_candidates=NC, criterion="best")
+    model = mz.fit(jr.key(0), x, y, num_candidates=NC, batch_size=BATCH)
+    x_star = x[0] + 0.01
+    with pytest.raises(ValueError, match="eps"):
+        mz.backdoor(model, x_star, 1.0, eps=0.0)
+    with pytest.raises(ValueError, match="eps"):
+        mz.backdoor(model, x_star, 1.0, eps=-1.0)
+    with pytest.raises(ValueError, match="resolves"):
+        mz.backdoor(model, x_star, 1.0, eps=1e-12)
+    for bad in (0.0, 2.0, 0.5):
+        with pytest.raises(ValueError, match="target"):
+            mz.backdoor(model, x_star, bad, eps=1e-3)
+    # A range centred on a training point swallows it: named by index.
+    with pytest.raises(ValueError, match="training point 0"):
+        mz.backdoor(model, x[0], -float(y[0]), eps=1e-3, x=x)
+    with pytest.raises(ValueError, match="division point"):
+        mz.backdoor(model, x_star, 1.0, eps=1e6)
+    with pytest.raises(ValueError, match="x_star"):
+        mz.backdoor(model, x_star[:2], 1.0, eps=1e-3)
+    x3, y3, m3 = _fit(2, 3)
+    with pytest.raises(ValueError, match="target"):
+        mz.backdoor(m3, x3[0] + 0.01, 3, eps=1e-3)
+    with pytest.raises(ValueError, match="target"):
+        mz.backdoor(m3, x3[0] + 0.01, -1, eps=1e-3)
+    with pytest.raises(ValueError, match="equal projections"):
+        mz.from_direction(jnp.zeros((D,), jnp.float32), x, y)
+    with pytest.raises(ValueError, match="does not match"):
+        mz.audit(m3, x, y)
+
+
+def test_audit_with_withheld_point_flags_its_range():
+    x, y, model = _fit(13)
+    rep = mz.audit(model, x, y)
+    singles = np.nonzero(rep.counts == 1)[0]
+    assume_ok = singles.size > 0
+    if not assume_ok:
+        pytest.skip("no single-point slice for this seed")
+    s = int(singles[0])
+    p = np.asarray(x @ model.w)
+    i = int(np.nonzero(np.searchsorted(np.asarray(model.biases), p) == s)[0][0])
+    keep = np.setdiff1d(np.arange(N), [i])
+    rep2 = mz.audit(model, np.asarray(x)[keep], np.asarray(y)[keep])
+    assert rep2.num_flagged == 1 and rep2.contains(p[i]).any()
+
+
+@pytest.mark.slow
+def test_experiments_quick():
+    from jaxbd.experiments import Context, get
+
+    for name in ("memorizing", "memorizing-backdoor"):
+        res = get(name).run(Context(quick=True, show_progress=False))
+        assert res.claims and res.tables and res.figures
+        assert all(c.holds in (True, False, None) for c in res.claims)
