@@ -716,6 +716,194 @@ def cmd_finetune(args) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------------------- detect
+
+
+_WHITE_BOX = ("gaussianity", "spectral", "diagonal", "covariance", "pancakes", "lattice")
+
+
+def first_layer(model, field: str | None = None):
+    """The `(m, d)` first-layer weights the white-box tests read: attribute path `field`
+    (e.g. `"frequencies"`, `"g"`, `"layers.0.weight"`), else the first 2-D floating array
+    of the model (tree order) with at least 8 rows."""
+    if field:
+        obj = model
+        for part in field.split("."):
+            try:
+                obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+            except (AttributeError, IndexError, TypeError) as e:
+                raise UsageError(f"--weights {field!r}: the model has no {part!r} ({e}).") from e
+        w = jnp.asarray(obj)
+        if w.ndim != 2:
+            raise UsageError(f"--weights {field!r} has shape {w.shape}, need (m, d).")
+        return w
+    for leaf in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)):
+        if leaf.ndim == 2 and leaf.shape[0] >= 8:
+            return leaf
+    raise UsageError("the model has no 2-D weight matrix with >= 8 rows; name one with --weights.")
+
+
+def detect(args) -> dict:
+    """What `jaxbd detect` computes (white-box tests on the first layer; black-box probe)."""
+    from . import detect as det
+
+    model, mh = _load_model(args.model, "--model")
+    tests = args.tests or ["gaussianity", "spectral", "diagonal"]
+    unknown = [t for t in tests if t not in (*_WHITE_BOX, "probe")]
+    if unknown:
+        raise UsageError(f"unknown test(s) {unknown}; known: {', '.join((*_WHITE_BOX, 'probe'))}.")
+    key = jr.key(args.seed)
+    out = {"model": os.path.abspath(args.model), "alpha": args.alpha, "tests": {}}
+    if any(t in _WHITE_BOX for t in tests):
+        w = first_layer(model, args.weights)
+        out["weights_shape"] = list(w.shape)
+    for i, t in enumerate(tests):
+        k = jr.fold_in(key, i)
+        _progress(f"running {t} ...")
+        if t == "gaussianity":
+            r = det.gaussianity(k, w, alpha=args.alpha)
+        elif t == "spectral":
+            r = det.spectral(w, alpha=args.alpha)
+        elif t == "diagonal":
+            r = det.diagonal_thresholding(w, alpha=args.alpha)
+        elif t == "covariance":
+            r = det.covariance_thresholding(k, w, alpha=args.alpha)
+        elif t == "pancakes":
+            if args.support_size is None:
+                raise UsageError("the pancakes test needs --support-size K.")
+            r = det.pancakes(k, w, support_size=args.support_size, alpha=args.alpha)
+        elif t == "lattice":
+            r = det.lattice_attack(w, alpha=args.alpha)
+        else:
+            if not args.reference:
+                raise UsageError("the probe test needs --reference MODEL (an honest model).")
+            ref, _ = _load_model(args.reference, "--reference")
+            spec = data_spec(args) if args.data else mh.get("hyperparameters", {}).get("data")
+            if spec is None:
+                raise UsageError("the probe test needs --data.")
+            r = det.probe(k, model, ref, load_data(spec).x_test, alpha=args.alpha)
+        out["tests"][t] = {
+            "statistic": r.statistic,
+            "p_value": r.p_value,
+            "reject": r.reject,
+            "calibration": r.calibration,
+        }
+    return out
+
+
+def cmd_detect(args) -> int:
+    res = detect(args)
+    lines = [
+        f"| test | statistic | p-value | flagged at alpha={args.alpha:g} | calibration |",
+        "|---|---|---|---|---|",
+    ]
+    for t, r in res["tests"].items():
+        lines.append(
+            f"| {t} | {r['statistic']:.4g} | {r['p_value']:.3g} | "
+            f"{'yes' if r['reject'] else 'no'} | {r['calibration']} |"
+        )
+    print("\n".join(lines))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(res, f, indent=2)
+        print(f"json: {args.json_out}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------- certify
+
+
+def certify(args) -> dict:
+    """What `jaxbd certify` computes: CERTIFY (Cohen et al.) of the smoothed model per input."""
+    from . import smoothing
+
+    model, mh = _load_model(args.model, "--model")
+    y = None
+    if args.input:
+        x = jnp.asarray(read_inputs(args.input).astype(np.float32))
+        if args.input.endswith(".npz"):
+            with np.load(args.input, allow_pickle=False) as f:
+                if "y" in f.files:
+                    y = jnp.asarray(f["y"])
+                    if y.shape != (x.shape[0],):
+                        raise UsageError(
+                            f"--input {args.input!r}: array 'y' has shape {y.shape}, expected "
+                            f"({x.shape[0]},)."
+                        )
+    else:
+        spec = data_spec(args) if args.data else mh.get("hyperparameters", {}).get("data")
+        if spec is None:
+            raise UsageError("give --input FILE or --data.")
+        ds = load_data(spec)
+        x, y = ds.x_test, ds.y_test
+    if args.max_examples:
+        x = x[: args.max_examples]
+        y = None if y is None else y[: args.max_examples]
+    _progress(f"certifying {x.shape[0]} input(s), sigma={args.sigma}, n={args.num_samples} ...")
+    labels, radii = smoothing.certify_batch(
+        jr.key(args.seed),
+        model,
+        x,
+        sigma=args.sigma,
+        n0=args.n0,
+        num_samples=args.num_samples,
+        alpha=args.alpha,
+    )
+    labels, radii = np.asarray(labels), np.asarray(radii)
+    abstain = labels == smoothing.ABSTAIN
+    plain = np.asarray(metrics.predict(model, x))
+    out = {
+        "model": os.path.abspath(args.model),
+        "sigma": args.sigma,
+        "n0": args.n0,
+        "num_samples": args.num_samples,
+        "alpha": args.alpha,
+        "seed": args.seed,
+        "num_examples": int(x.shape[0]),
+        "abstain_rate": float(abstain.mean()),
+        "mean_radius": float(radii[~abstain].mean()) if (~abstain).any() else 0.0,
+        "agreement_with_model": float(np.mean(labels == plain.astype(labels.dtype))),
+    }
+    if y is not None:
+        yy = np.asarray(y).astype(labels.dtype)
+        out["certified_accuracy"] = float(np.mean((labels == yy) & ~abstain))
+        out["model_accuracy"] = float(np.mean(plain == np.asarray(y).astype(plain.dtype)))
+    if args.out:
+        path = args.out
+        if not path.endswith(".npz"):
+            raise UsageError(f"--out {path!r}: expected a .npz file name.")
+        np.savez(path, label=labels, radius=radii)
+        out["out"] = path
+    return out
+
+
+def cmd_certify(args) -> int:
+    res = certify(args)
+    rows = [
+        ("inputs", "num_examples"),
+        ("abstain rate", "abstain_rate"),
+        ("mean certified l2 radius (non-abstained)", "mean_radius"),
+        ("smoothed label == model label", "agreement_with_model"),
+        ("certified accuracy", "certified_accuracy"),
+        ("model accuracy", "model_accuracy"),
+    ]
+    lines = ["| measurement | value |", "|---|---|"]
+    for label, k in rows:
+        if k in res:
+            v = res[k]
+            lines.append(
+                f"| {label} | {v:.4g} |" if isinstance(v, float) else f"| {label} | {v} |"
+            )
+    print("\n".join(lines))
+    if "out" in res:
+        print(f"certificates: {res['out']}")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(res, f, indent=2)
+        print(f"json: {args.json_out}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------- parsers
 
 
@@ -842,12 +1030,75 @@ def add_subcommands(sub) -> None:
     f.add_argument("--seed", type=int, default=0)
     _add_data_args(f, required=False)
 
+    d = sub.add_parser(
+        "detect",
+        help="run white-box distinguishers on a model's first layer (and a black-box probe)",
+        formatter_class=fmt,
+        description="Test a saved model for a planted backdoor (jaxbd.detect): white-box tests "
+        "on the first-layer weights (m, d) — gaussianity (KS), spectral (Tracy-Widom), "
+        "diagonal / covariance thresholding (sparse PCA), pancakes (needs --support-size), "
+        "lattice (LLL) — and the black-box probe against an honest --reference model. Prints "
+        "statistic, p-value and whether the test flags the model at --alpha; exit code 0 either "
+        "way.\n\nexamples:\n"
+        "  jaxbd detect --model runs/relu/backdoored.jaxbd --tests spectral diagonal\n"
+        "  jaxbd detect --model runs/rff/backdoored.jaxbd --tests gaussianity pancakes "
+        "--support-size 8\n"
+        "  jaxbd detect --model runs/sig/backdoored.jaxbd --tests probe "
+        "--reference runs/sig/honest.jaxbd",
+        epilog=_EPILOG,
+    )
+    d.add_argument("--model", required=True, metavar="M")
+    d.add_argument(
+        "--tests",
+        nargs="+",
+        metavar="T",
+        help=f"from {', '.join((*_WHITE_BOX, 'probe'))} (default: gaussianity spectral diagonal)",
+    )
+    d.add_argument(
+        "--weights",
+        metavar="FIELD",
+        help="attribute path of the (m, d) weights (default: first 2-D array)",
+    )
+    d.add_argument("--reference", metavar="H", help="honest model for the probe test")
+    d.add_argument("--support-size", type=int, help="secret support size (pancakes test)")
+    d.add_argument("--alpha", type=float, default=0.05)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--json-out", metavar="FILE")
+    _add_data_args(d, required=False)
+
+    c = sub.add_parser(
+        "certify",
+        help="randomized-smoothing certificates (CERTIFY) for a saved model",
+        formatter_class=fmt,
+        description="Gaussian smoothing of a saved model (jaxbd.smoothing.certify_batch, Cohen "
+        "et al.; GKVZ §7): per input the smoothed label (or abstain) and a certified l2 "
+        "radius. Inputs: --input FILE (e.g. activated inputs) or the held-out split of the "
+        "data.\n\nexamples:\n"
+        "  jaxbd certify --model runs/rff/backdoored.jaxbd --sigma 0.5 --max-examples 50\n"
+        "  jaxbd certify --model runs/rff/backdoored.jaxbd --input runs/rff/activated.npz "
+        "--sigma 0.5 --out certs.npz",
+        epilog=_EPILOG,
+    )
+    c.add_argument("--model", required=True, metavar="M")
+    c.add_argument("--input", metavar="FILE", help=".npz (x, optional y) or .npy inputs")
+    c.add_argument("--sigma", type=float, required=True, help="noise std of the smoothing")
+    c.add_argument("--n0", type=int, default=100, help="draws choosing the class")
+    c.add_argument("--num-samples", type=int, default=1000, help="draws for the bound")
+    c.add_argument("--alpha", type=float, default=0.001, help="failure probability")
+    c.add_argument("--max-examples", type=int)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", metavar="FILE", help="write labels and radii (.npz)")
+    c.add_argument("--json-out", metavar="FILE")
+    _add_data_args(c, required=False)
+
 
 COMMANDS = {
     "plant": cmd_plant,
     "activate": cmd_activate,
     "evaluate": cmd_evaluate,
     "finetune": cmd_finetune,
+    "detect": cmd_detect,
+    "certify": cmd_certify,
 }
 
 
