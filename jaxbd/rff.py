@@ -222,7 +222,9 @@ def _train_head(phi, y, head0, weight_decay, learning_rate, *, loss, task, steps
 
 
 def _validate_train(x, y, width, bandwidth, loss, weight_decay, steps, learning_rate):
-    x, y, task, c = check_xy(x, y)
+    # Concrete data are checked eagerly even when `train` is traced (jit/vmap over keys).
+    with jax.ensure_compile_time_eval():
+        x, y, task, c = check_xy(x, y)
     width = check_int_range(width, "width", low=1)
     steps = check_int_range(steps, "steps", low=0)
     check_positive(bandwidth, "bandwidth")
