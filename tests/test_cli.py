@@ -245,3 +245,46 @@ def test_read_inputs_accepts_single_example_npy(tmp_path):
     assert wf.read_inputs(str(tmp_path / "one.npy")).shape == (1, 4)
     x = jnp.ones(3)
     assert wf.LinearClassifier(jnp.ones(3), jnp.zeros(()))(x) == 3.0
+
+
+def test_detect_matches_library(planted, capsys):
+    from jaxbd import detect
+
+    run = planted / "run"
+    json_out = run / "detect.json"
+    rc = cli.main(["detect", "--model", str(run / "backdoored.jaxbd"), "--tests", "spectral",
+                   "diagonal", "--json-out", str(json_out)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "| spectral |" in out and "| diagonal |" in out
+    got = json.loads(json_out.read_text())["tests"]
+    g = io.load(run / "backdoored.jaxbd").g  # the auto-chosen first layer of a RandomReLU
+    assert got["spectral"]["p_value"] == pytest.approx(detect.spectral(g).p_value)
+    assert got["diagonal"]["statistic"] == pytest.approx(detect.diagonal_thresholding(g).statistic)
+    msg = _fail(
+        ["detect", "--model", str(run / "backdoored.jaxbd"), "--tests", "pancakes"], capsys
+    )
+    assert "--support-size" in msg
+    msg = _fail(["detect", "--model", str(run / "backdoored.jaxbd"), "--weights", "nope"], capsys)
+    assert "no 'nope'" in msg
+
+
+@pytest.mark.skipif(not _have("smoothing"), reason="jaxbd.smoothing not built yet")
+def test_certify_matches_library(planted, capsys):
+    from jaxbd import smoothing
+
+    run = planted / "run"
+    rc = cli.main(["certify", "--model", str(run / "backdoored.jaxbd"), "--input",
+                   str(run / "act.npz"), "--sigma", "0.25", "--n0", "10", "--num-samples",
+                   "50", "--alpha", "0.1", "--max-examples", "4", "--out",
+                   str(run / "certs.npz")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and f"certificates: {run / 'certs.npz'}" in out
+    with np.load(run / "act.npz") as f:
+        x = jnp.asarray(f["x"][:4])
+    labels, radii = smoothing.certify_batch(
+        jr.key(0), io.load(run / "backdoored.jaxbd"), x, sigma=0.25, n0=10, num_samples=50,
+        alpha=0.1,
+    )  # fmt: skip
+    with np.load(run / "certs.npz") as f:
+        np.testing.assert_array_equal(f["label"], np.asarray(labels))
+        np.testing.assert_array_equal(f["radius"], np.asarray(radii))
