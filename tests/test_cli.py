@@ -288,3 +288,21 @@ def test_certify_matches_library(planted, capsys):
     with np.load(run / "certs.npz") as f:
         np.testing.assert_array_equal(f["label"], np.asarray(labels))
         np.testing.assert_array_equal(f["radius"], np.asarray(radii))
+
+
+@pytest.mark.skipif(not _have("signature"), reason="jaxbd.signature not built yet")
+def test_signature_workflow_in_process(tmp_path, capsys):
+    data = _write_npz(tmp_path / "wide.npz", n=60, d=64)
+    out = tmp_path / "sig"
+    rc = cli.main(["plant", "signature", "--data", str(data), "--out", str(out),
+                   "--base-steps", "20"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    assert b"-----BEGIN PRIVATE KEY-----" in (out / "backdoor.key").read_bytes()
+    assert b"PRIVATE KEY" not in (out / "backdoored.jaxbd").read_bytes()
+    res = wf.evaluate(
+        cli_args(["evaluate", "--model", str(out / "backdoored.jaxbd"), "--honest",
+                  str(out / "honest.jaxbd"), "--key", str(out / "backdoor.key"),
+                  "--wrong-key", str(out / "wrong.key"), "--target", "-1"])
+    )  # fmt: skip
+    assert res["target"] == -1.0 and res["asr"] == 1.0
+    assert res["control_wrong_key"] < 0.5 and res["control_random"] < 0.5

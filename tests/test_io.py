@@ -225,6 +225,18 @@ def test_corrupted_payload_and_header_rejected(saved):
     _expect_bad(saved, "not a jaxbd model file")
 
 
+@settings(deadline=None, max_examples=40)
+@given(position=st.floats(0.0, 1.0, exclude_max=True), bit=st.integers(0, 7))
+def test_any_flipped_bit_is_rejected(tmp_path_factory, position, bit):
+    p = tmp_path_factory.mktemp("flip") / "m.jaxbd"
+    io.save(p, _net())
+    data = bytearray(p.read_bytes())
+    data[int(position * len(data))] ^= 1 << bit
+    p.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="corrupted|truncated|not a jaxbd|version|file, not a"):
+        io.load(p, allow_modules=USER)
+
+
 def test_wrong_version_rejected(saved):
     data = bytearray(saved.read_bytes())
     data[8:10] = (io.FORMAT_VERSION + 1).to_bytes(2, "big")
