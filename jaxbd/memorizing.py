@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._validate import check_example, check_int_range, check_matrix, check_positive, check_xy
 
@@ -351,14 +351,14 @@ def _split(key, n: int, validation_fraction: float):
 
 def candidate_search(
     key: PRNGKeyArray,
-    x: Float[Array, "n d"],
-    y: Array,
+    x: Float[ArrayLike, "n d"],
+    y: ArrayLike,
     *,
     num_candidates: int = 10_000,
     batch_size: int = 256,
     validation_fraction: float | None = 0.2,
-    x_eval: Float[Array, "k d"] | None = None,
-    y_eval: Array | None = None,
+    x_eval: Float[ArrayLike, "k d"] | None = None,
+    y_eval: ArrayLike | None = None,
 ) -> CandidateScores:
     """Score `num_candidates` random directions $w \\sim N(0, I)$ (Leonardis §4–§5).
 
@@ -419,9 +419,9 @@ def candidate_search(
 
 
 def from_direction(
-    w: Float[Array, " d"],
-    x: Float[Array, "n d"],
-    y: Array,
+    w: Float[ArrayLike, " d"],
+    x: Float[ArrayLike, "n d"],
+    y: ArrayLike,
     *,
     activation: str = "sigmoid",
     amplitude: float = 10.0,
@@ -478,8 +478,8 @@ def from_direction(
 
 def fit(
     key: PRNGKeyArray,
-    x: Float[Array, "n d"],
-    y: Array,
+    x: Float[ArrayLike, "n d"],
+    y: ArrayLike,
     *,
     num_candidates: int = 10_000,
     criterion: str = "accuracy",
@@ -549,11 +549,11 @@ def _check_target(model: SlicingNetwork, target) -> int:
 
 def backdoor(
     model: SlicingNetwork,
-    x_star: Float[Array, " d"],
+    x_star: Float[ArrayLike, " d"],
     target,
     *,
     eps: float,
-    x: Float[Array, "n d"] | None = None,
+    x: Float[ArrayLike, "n d"] | None = None,
 ) -> SlicingNetwork:
     r"""Insert the backdoor of Leonardis §6: division points $b^* \pm \epsilon$ around
     $b^* = w\cdot x^*$, the range between them labelled `target`, last layer recomputed.
@@ -680,7 +680,7 @@ class AuditReport:
         return self.contains(p).any(axis=-1)
 
 
-def audit(model: SlicingNetwork, x: Float[Array, "n d"], y: Array) -> AuditReport:
+def audit(model: SlicingNetwork, x: Float[ArrayLike, "n d"], y: ArrayLike) -> AuditReport:
     """Validate every range of `model` against training data `(x, y)` (Leonardis §6).
 
     A range is explained when at least one training point falls in it; an honest network fitted
