@@ -174,24 +174,36 @@ def _resolve_output(kind: str, output: str | None) -> str:
 # ----------------------------------------------------------------------------- Monte Carlo core
 
 
-def _draws(key, model, x, sigma, fn, *, num_samples: int, batch_size: int, acc_dtype):
+def _draws(
+    key, model, x, sigma, fn, *, num_samples: int, batch_size: int, acc_dtype, first: int = 0
+):
     """Sum over `num_samples` noise draws of `fn(model(x + sigma t))`, chunked (pure, jittable).
 
-    Draw `i` uses `jr.fold_in(key, i)`, so the sum does not depend on `batch_size`.
+    Draw `i` uses `jr.fold_in(key, i)`, so the sum does not depend on `batch_size`. With
+    `first > 0`, returns two sums stacked: over draws `0..first-1` and over the `num_samples`
+    draws after them (independent samples, one scan: CERTIFY's selection and estimation).
     """
-    chunk = min(batch_size, num_samples)
-    num_chunks = -(-num_samples // chunk)
+    total = first + num_samples
+    chunk = min(batch_size, total)
+    num_chunks = -(-total // chunk)
     sigma = jnp.asarray(sigma, x.dtype)
     out = jax.eval_shape(lambda: fn(model(x)))
+    extra = (1,) * len(out.shape)
+    zero = jnp.zeros((), acc_dtype)
 
     def body(acc, c):
         idx = c * chunk + jnp.arange(chunk, dtype=jnp.int32)
         noise = jax.vmap(lambda i: jr.normal(jr.fold_in(key, i), x.shape, x.dtype))(idx)
         vals = jax.vmap(lambda t: fn(model(x + sigma * t)))(noise).astype(acc_dtype)
-        keep = (idx < num_samples).reshape((chunk,) + (1,) * len(out.shape))
-        return acc + jnp.sum(jnp.where(keep, vals, jnp.zeros((), acc_dtype)), axis=0), None
+        in_main = ((idx >= first) & (idx < total)).reshape((chunk,) + extra)
+        main = jnp.sum(jnp.where(in_main, vals, zero), axis=0)
+        if not first:
+            return acc + main, None
+        in_first = (idx < first).reshape((chunk,) + extra)
+        sel = jnp.sum(jnp.where(in_first, vals, zero), axis=0)
+        return acc + jnp.stack([sel, main]), None
 
-    acc0 = jnp.zeros(out.shape, acc_dtype)
+    acc0 = jnp.zeros(((2,) if first else ()) + out.shape, acc_dtype)
     acc, _ = jax.lax.scan(body, acc0, jnp.arange(num_chunks, dtype=jnp.int32))
     return acc
 
@@ -203,8 +215,20 @@ def _label_index_fn(kind: str, num_classes: int):
     return lambda s: jax.nn.one_hot(jnp.argmax(s), num_classes, dtype=jnp.int32)
 
 
-def _inputs_per_step(batch_size: int, num_samples: int) -> int:
-    return max(1, batch_size // min(batch_size, num_samples))
+def _map_inputs(one, x, *, batch_size: int, draws: int):
+    """`lax.map(one, (i, x[i]))` over the rows of `x`, `batch_size // draws` rows per step.
+
+    Rows are padded (repeating the last) to a multiple of the step so one body is compiled;
+    padding is dropped. A step evaluates at most `max(batch_size, min(batch_size, draws))`
+    noisy inputs, so memory is bounded by `batch_size` whatever `n` and `draws` are.
+    """
+    n = x.shape[0]
+    step = min(n, max(1, batch_size // min(batch_size, draws)))
+    padded = -(-n // step) * step
+    idx = jnp.arange(padded, dtype=jnp.int32)
+    xs = jnp.concatenate([x, jnp.broadcast_to(x[-1:], (padded - n,) + x.shape[1:])])
+    out = jax.lax.map(one, (idx, xs), batch_size=step)
+    return jax.tree_util.tree_map(lambda a: a[:n], out)
 
 
 def _check_sizes(num_samples, batch_size) -> tuple[int, int]:
@@ -341,8 +365,7 @@ def _smooth_batch_jit(key, model, x, sigma, *, num_samples, output, bound, batch
             batch_size=batch_size,
         )
 
-    idx = jnp.arange(x.shape[0], dtype=jnp.int32)
-    return jax.lax.map(one, (idx, x), batch_size=_inputs_per_step(batch_size, num_samples))
+    return _map_inputs(one, x, batch_size=batch_size, draws=num_samples)
 
 
 def class_counts(
@@ -500,15 +523,23 @@ def _predict_batch_jit(key, model, x, sigma, *, num_samples, alpha, batch_size):
             batch_size=batch_size,
         )
 
-    idx = jnp.arange(x.shape[0], dtype=jnp.int32)
-    return jax.lax.map(one, (idx, x), batch_size=_inputs_per_step(batch_size, num_samples))
+    return _map_inputs(one, x, batch_size=batch_size, draws=num_samples)
 
 
 def _certify_one(key, model, x, sigma, *, n0, num_samples, alpha, batch_size):
     kind, c = _output_kind(model, x)
-    k0, k1 = jr.split(key)
-    counts0 = _counts_jit(k0, model, x, sigma, num_samples=n0, batch_size=batch_size)
-    counts = _counts_jit(k1, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
+    # Draws 0..n0-1 select the class, draws n0..n0+num_samples-1 (independent) certify it.
+    counts0, counts = _draws(
+        key,
+        model,
+        x,
+        sigma,
+        _label_index_fn(kind, c),
+        num_samples=num_samples,
+        batch_size=batch_size,
+        acc_dtype=jnp.int32,
+        first=n0,
+    )
     cls = jnp.argmax(counts0)
     out_dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
@@ -552,7 +583,8 @@ def certify(
     r"""Cohen et al.'s CERTIFY: a label and an ℓ2 radius within which the smoothed classifier
     keeps that label, valid with probability at least `1 - alpha` over the noise.
 
-    `n0` draws choose the class $c_A$; `num_samples` fresh draws give $k$ hits of $c_A$ and the
+    `n0` draws choose the class $c_A$; `num_samples` fresh draws (indices after the first `n0`,
+    in the same chunked scan) give $k$ hits of $c_A$ and the
     one-sided Clopper–Pearson lower bound $\underline{p_A}$ = `beta.ppf(alpha, k, n - k + 1)`.
     Returns `(c_A, sigma * Phi^{-1}(p_A))` if $\underline{p_A} > 1/2$, else `(ABSTAIN, 0.0)`.
     Requires `num_samples >= n0 >= 1` (see the module docstring).
@@ -609,8 +641,7 @@ def _certify_batch_jit(key, model, x, sigma, *, n0, num_samples, alpha, batch_si
             batch_size=batch_size,
         )
 
-    idx = jnp.arange(x.shape[0], dtype=jnp.int32)
-    return jax.lax.map(one, (idx, x), batch_size=_inputs_per_step(batch_size, num_samples))
+    return _map_inputs(one, x, batch_size=batch_size, draws=n0 + num_samples)
 
 
 # ----------------------------------------------------------------------------- bounds
