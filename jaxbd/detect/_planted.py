@@ -17,6 +17,7 @@ models, at a fraction of the cost.
   \gamma^2}$; orthogonal to $u$, $g$ is standard Gaussian. Sample in float64 for tiny $\beta$.
 """
 
+import functools
 import math
 
 import jax
@@ -29,12 +30,19 @@ def honest_weights(key, num_units: int, dim: int, dtype=jnp.float32) -> Float[Ar
     return jr.normal(key, (num_units, dim), dtype)
 
 
-def sparse_unit(key, dim: int, sparsity: int, dtype=jnp.float32) -> Float[Array, " d"]:
+def _support_mask(key, dim: int, size) -> Array:
+    """A uniformly random subset of `size` coordinates (`size` may be traced)."""
+    ranks = jnp.argsort(jr.uniform(key, (dim,)))
+    return ranks < size
+
+
+def sparse_unit(key, dim: int, sparsity, dtype=jnp.float32) -> Float[Array, " d"]:
     """A unit vector with `sparsity` entries $\\pm 1/\\sqrt k$ on a uniformly random support."""
     k1, k2 = jr.split(key)
-    support = jr.permutation(k1, dim)[:sparsity]
-    signs = jnp.where(jr.bernoulli(k2, 0.5, (sparsity,)), 1.0, -1.0).astype(dtype)
-    return jnp.zeros(dim, dtype).at[support].set(signs / jnp.sqrt(jnp.asarray(sparsity, dtype)))
+    mask = _support_mask(k1, dim, sparsity)
+    signs = jnp.where(jr.bernoulli(k2, 0.5, (dim,)), 1.0, -1.0).astype(dtype)
+    k = jnp.asarray(sparsity, dtype)
+    return jnp.where(mask, signs / jnp.sqrt(k), jnp.zeros((), dtype))
 
 
 def spiked_weights(
@@ -44,29 +52,40 @@ def spiked_weights(
     k1, k2 = jr.split(key)
     s = sparse_unit(k1, dim, sparsity, dtype)
     z = jr.normal(k2, (num_units, dim), dtype)
-    c = jnp.asarray(math.sqrt(1.0 + theta) - 1.0, dtype)
+    c = (jnp.sqrt(1.0 + jnp.asarray(theta, dtype)) - 1.0).astype(dtype)
     return z + c * (z @ s)[:, None] * s[None, :], s
 
 
-def secret(key, dim: int, secret_dim: int, gamma=None, dtype=jnp.float32) -> Float[Array, " d"]:
+def secret(key, dim: int, secret_dim, gamma=None, dtype=jnp.float32) -> Float[Array, " d"]:
     """$\\omega = \\gamma u$, $u$ uniform on the sphere of a random `secret_dim`-subset."""
     k1, k2 = jr.split(key)
-    gamma = 2.0 * math.sqrt(secret_dim) if gamma is None else float(gamma)
-    support = jr.permutation(k1, dim)[:secret_dim]
-    u = jr.normal(k2, (secret_dim,), dtype)
-    u = u / jnp.linalg.norm(u)
-    return jnp.zeros(dim, dtype).at[support].set(jnp.asarray(gamma, dtype) * u)
+    k = jnp.asarray(secret_dim, dtype)
+    gamma = 2.0 * jnp.sqrt(k) if gamma is None else jnp.asarray(gamma, dtype)
+    mask = _support_mask(k1, dim, secret_dim)
+    u = jnp.where(mask, jr.normal(k2, (dim,), dtype), jnp.zeros((), dtype))
+    return (gamma * u / jnp.linalg.norm(u)).astype(dtype)
 
 
 def pancake_samples(
-    key, omega: Float[Array, " d"], num: int, *, beta: float, shift: float = 0.5
+    key,
+    omega: Float[Array, " d"],
+    num: int,
+    *,
+    beta: float,
+    shift: float = 0.5,
+    max_gamma: float | None = None,
 ) -> Float[Array, "num d"]:
-    """Exact homogeneous-CLWE samples with $\\langle g, \\omega\\rangle \\approx j + $ `shift`."""
+    """Exact homogeneous-CLWE samples with $\\langle g, \\omega\\rangle \\approx j + $ `shift`.
+
+    `max_gamma` (static) bounds $\\|\\omega\\|$ for the layer table; default: the concrete norm
+    of `omega` (pass it when `omega` is traced, e.g. under `vmap`).
+    """
     dtype = omega.dtype
     gamma = jnp.linalg.norm(omega)
     u = omega / gamma
     sig2 = beta**2 + gamma**2
-    jmax = int(math.ceil(12.0 * math.sqrt(beta**2 + float(gamma) ** 2))) + 1
+    gmax = float(gamma) if max_gamma is None else float(max_gamma)
+    jmax = int(math.ceil(12.0 * (gmax + 1.0))) + 1  # >= 12 sqrt(beta^2 + gamma^2) for beta <= 1
     layers = jnp.arange(-jmax, jmax + 1, dtype=dtype) + jnp.asarray(shift, dtype)
     logits = -(layers**2) / (2 * sig2)
     k1, k2, k3 = jr.split(key, 3)
@@ -81,19 +100,62 @@ def pancake_weights(
     num_units: int,
     dim: int,
     *,
-    secret_dim: int,
-    beta: float,
+    secret_dim,
+    beta,
     gamma=None,
     shift: float = 0.5,
     dtype=jnp.float32,
+    max_gamma: float | None = None,
 ) -> tuple[Float[Array, "m d"], Float[Array, " d"]]:
-    """Planted RFF frequencies (rows) and their secret `omega`; returns `(w, omega)`."""
+    """Planted RFF frequencies (rows) and their secret `omega`; returns `(w, omega)`.
+
+    `secret_dim`, `beta` and `gamma` may be traced if `max_gamma` (static) bounds the norm.
+    """
     k1, k2 = jr.split(key)
+    if max_gamma is None:
+        max_gamma = 2.0 * math.sqrt(secret_dim) if gamma is None else float(gamma)
     omega = secret(k1, dim, secret_dim, gamma, dtype)
-    return pancake_samples(k2, omega, num_units, beta=beta, shift=shift), omega
+    w = pancake_samples(k2, omega, num_units, beta=beta, shift=shift, max_gamma=max_gamma)
+    return w, omega
+
+
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
+def spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype=jnp.float32):
+    """[`spiked_weights`][] for each key (one compiled call; `theta` may vary)."""
+    return jax.vmap(
+        lambda k: spiked_weights(k, num_units, dim, sparsity=sparsity, theta=theta, dtype=dtype)[0]
+    )(keys)
+
+
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "shift", "dtype"))
+def pancake_batch(
+    keys, beta, secret_dim, *, num_units: int, dim: int, shift=0.5, dtype=jnp.float32
+):
+    """[`pancake_weights`][] for each key, one compiled call per shape; `beta <= 1` and
+    `secret_dim` may vary (traced). Returns `(w, omega)` stacked."""
+    return jax.vmap(
+        lambda k: pancake_weights(
+            k,
+            num_units,
+            dim,
+            secret_dim=secret_dim,
+            beta=beta,
+            shift=shift,
+            dtype=dtype,
+            max_gamma=2.0 * math.sqrt(dim),
+        )
+    )(keys)
+
+
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
+def honest_batch(keys, *, num_units: int, dim: int, dtype=jnp.float32):
+    return jax.vmap(lambda k: honest_weights(k, num_units, dim, dtype))(keys)
 
 
 __all__ = [
+    "spiked_batch",
+    "pancake_batch",
+    "honest_batch",
     "honest_weights",
     "sparse_unit",
     "spiked_weights",
@@ -101,4 +163,3 @@ __all__ = [
     "pancake_samples",
     "pancake_weights",
 ]
-_ = jax
