@@ -260,7 +260,7 @@ def run(ctx: Context) -> ExperimentResult:
         thetas_big = np.asarray(thetas[1:])[np.any(big_gap, axis=(1, 2))]
         claims.append(
             Claim(
-                statement=f"[{name}] A clear backdoor effect needs a spike below the spectral (BBP) detection line θ = √(d/m) (i.e. it can stay undetectable by PCA).",
+                statement=f"[{name}] The backdoor has a clear effect (ASR − max control ≥ 0.5) with a spike θ ≤ √(d/m), i.e. below the spectral (BBP) detection threshold, as undetectability requires.",
                 source="GKVZ Lemma A.2 (sparse-PCA hardness), DESIGN.md §5 (BBP)",
                 measured=f"θ with gap ASR − max control ≥ 0.5 somewhere: {thetas_big.tolist()}; BBP θ = {bbp:.3f}",
                 holds=(bool(np.any(thetas_big <= bbp)) if thetas_big.size else False),
