@@ -295,7 +295,7 @@ def test_signature_workflow_in_process(tmp_path, capsys):
     data = _write_npz(tmp_path / "wide.npz", n=60, d=64)
     out = tmp_path / "sig"
     rc = cli.main(["plant", "signature", "--data", str(data), "--out", str(out),
-                   "--base-steps", "20"])  # fmt: skip
+                   "--base-steps", "0"])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     assert b"-----BEGIN PRIVATE KEY-----" in (out / "backdoor.key").read_bytes()
     assert b"PRIVATE KEY" not in (out / "backdoored.jaxbd").read_bytes()

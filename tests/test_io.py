@@ -150,7 +150,7 @@ def test_float64_and_prng_keys_round_trip(tmp_path, x64):
 
 
 def test_equinox_layers_round_trip_and_work(tmp_path, getkey):
-    mlp = eqx.nn.MLP(4, 3, 8, 2, key=getkey())
+    mlp = eqx.nn.MLP(4, 3, 8, 1, key=getkey())
     back = _save_load(tmp_path, mlp)
     assert tree_bitwise_equal(mlp, back) and _same(mlp, back)
     x = jr.normal(getkey(), (4,))
@@ -159,10 +159,8 @@ def test_equinox_layers_round_trip_and_work(tmp_path, getkey):
     assert jnp.array_equal(call(back, x), call(mlp, x))
     xs = jr.normal(getkey(), (5, 4))
     assert jnp.array_equal(jax.vmap(back)(xs), jax.vmap(mlp)(xs))
-    g = eqx.filter_grad(lambda m: jnp.sum(m(x)))(back)  # the rebuilt module is a normal pytree
-    assert jax.tree_util.tree_structure(g) == jax.tree_util.tree_structure(
-        eqx.filter(mlp, eqx.is_array)
-    )
+    leaves = jax.tree_util.tree_structure(eqx.filter(back, eqx.is_array))
+    assert leaves == jax.tree_util.tree_structure(eqx.filter(mlp, eqx.is_array))
 
 
 def test_user_classes_need_opt_in(tmp_path):
@@ -382,8 +380,9 @@ def _plant(name):
     k1, k2 = jr.split(jr.key(0))
     if name == "rff":
         m = _module("rff")
-        honest = m.train(k1, x, y, width=32, bandwidth=2.0)
-        bd, key = m.backdoor(k2, x, y, width=32, bandwidth=2.0, secret_dim=4, beta=0.01)
+        kw = dict(width=32, bandwidth=2.0, steps=5)  # a few head steps: only the files matter
+        honest = m.train(k1, x, y, **kw)
+        bd, key = m.backdoor(k2, x, y, secret_dim=4, beta=0.01, **kw)
         return honest, bd, key
     if name == "relu":
         m = _module("relu")
