@@ -332,9 +332,10 @@ def test_bad_input():
         S.certify(key, model, jnp.array([0.0, jnp.nan, 1.0]), sigma=1.0, **kw)
     with pytest.raises(ValueError, match="x"):
         S.smooth_batch(key, model, jnp.array([[0.0, jnp.inf, 1.0]]), sigma=1.0, num_samples=10)
-    with pytest.raises(ValueError, match="x"):
+    # Wrong ndim: ValueError (TypeError when the jaxtyping import hook checks annotations first).
+    with pytest.raises((ValueError, TypeError), match="x"):
         S.certify(key, model, jnp.zeros((2, 3)), sigma=1.0, **kw)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises((ValueError, TypeError), match="x"):
         S.certify_batch(key, model, jnp.zeros(3), sigma=1.0, **kw)
     bad_outputs = [lambda v: jnp.zeros((2, 2)), lambda v: jnp.zeros((1,)), lambda v: (v[0], v[1])]
     for bad in bad_outputs:
@@ -363,3 +364,15 @@ def test_nonfinite_x_under_jit_is_an_error():
     f = jax.jit(lambda xi: S.smooth(jr.key(0), model, xi, sigma=1.0, num_samples=10))
     with pytest.raises(Exception, match="NaN or inf"):
         jax.block_until_ready(f(jnp.array([0.0, jnp.nan, 1.0])))
+
+
+@pytest.mark.slow
+def test_experiment_quick_smoke():
+    """The `smoothing` experiment's quick run is well-formed (slow: ~30-100 s on 2 busy cores)."""
+    from jaxbd.experiments import Context
+    from jaxbd.experiments.smoothing import run
+
+    res = run(Context(quick=True, show_progress=False))
+    assert res.name == "smoothing" and len(res.tables) == 3 and len(res.figures) == 2
+    assert res.claims and all(c.holds in (True, False, None) for c in res.claims)
+    assert all("skipped" not in v for v in res.data.values())
