@@ -232,6 +232,18 @@ def _host_verify(public_key: bytes, enc: Encoding, x: np.ndarray):
     return ok.reshape(lead), target.astype(np.int32).reshape(lead)
 
 
+@functools.lru_cache(maxsize=64)
+def _verifier(public_key: bytes, enc: Encoding):
+    # One stable callable per (key, encoding): JAX caches compiled callbacks by identity.
+    return functools.partial(_host_verify, public_key, enc)
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(signing_key: Ed25519PrivateKey, enc: Encoding):
+    # Held only in this process's memory (never in a model); same caching reason as _verifier.
+    return functools.partial(_host_activate, signing_key, enc)
+
+
 class SignatureBackdooredModel(eqx.Module):
     """A base model plus an Ed25519 verifier (GKVZ Thm 5.4, Figure 2).
 
@@ -253,7 +265,7 @@ class SignatureBackdooredModel(eqx.Module):
             jax.ShapeDtypeStruct((), jnp.bool_),
             jax.ShapeDtypeStruct((), jnp.int32),
         )
-        fn = functools.partial(_host_verify, self.public_key, self.encoding)
+        fn = _verifier(self.public_key, self.encoding)
         return jax.pure_callback(fn, shapes, jax.lax.stop_gradient(x), vmap_method="broadcast_all")
 
     def __call__(self, x: Float[Array, " d"]) -> Array:
@@ -425,7 +437,7 @@ def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(f"`x` must have a floating dtype, got {x.dtype}.")
     t = _check_target(enc, target)
-    fn = functools.partial(_host_activate, backdoor_key.signing_key, enc)
+    fn = _signer(backdoor_key.signing_key, enc)
     if is_concrete(x) and is_concrete(t):
         return jnp.asarray(fn(np.asarray(x)[None], np.asarray(t)[None])[0])
     return jax.pure_callback(
