@@ -66,14 +66,28 @@ def pancake_statistics(
     directions: Float[Array, "n k"],
     gamma: float,
     batch_size: int = 8,
+    chunk: int = 2048,
 ) -> Float[Array, " s"]:
-    """Largest periodogram over `directions * gamma` within each support (jit/vmap-able)."""
+    """Largest periodogram over `directions * gamma` within each support (jit/vmap-able).
+
+    Directions are processed in chunks of `chunk` (memory `m * chunk` per support).
+    """
     g = jnp.asarray(gamma, w.dtype)
-    cand = (directions.astype(w.dtype) * g).T  # (k, n)
+    n = directions.shape[0]
+    c = min(chunk, n)
+    pad = (-n) % c
+    dirs = directions.astype(w.dtype) * g
+    dirs = jnp.concatenate([dirs, jnp.broadcast_to(dirs[:1], (pad, dirs.shape[1]))], axis=0)
+    dirs = dirs.reshape(-1, c, dirs.shape[1])  # (chunks, c, k)
 
     def one(support):
-        proj = w[:, support] @ cand  # (m, n)
-        return jnp.max(jax.vmap(periodogram, in_axes=(1, None))(proj, g))
+        ws = w[:, support]
+
+        def chunk_max(cand):
+            proj = ws @ cand.T  # (m, c)
+            return jnp.max(jax.vmap(periodogram, in_axes=(1, None))(proj, g))
+
+        return jnp.max(jax.lax.map(chunk_max, dirs))
 
     return jax.lax.map(one, supports, batch_size=batch_size)
 
