@@ -216,3 +216,14 @@ def test_errors(getkey):
     with pytest.raises(ValueError, match="default loss"):
         wide = eqx.tree_at(lambda m: m.scale, vec, jnp.ones((2, 1)))
         finetune(getkey(), wide, x, y, optimizer=opt, steps=1)
+
+
+@pytest.mark.slow
+def test_experiment_finetune_quick():
+    """Smoke run of the `finetune` experiment (slow: several compiled loops)."""
+    from jaxbd.experiments import Context, get
+
+    res = get("finetune").run(Context(quick=True, show_progress=False))
+    assert res.name == "finetune" and res.tables and res.figures and len(res.claims) == 2
+    assert all(c.holds in (True, False, None) for c in res.claims)
+    assert res.data["steps"][0] == 0

@@ -174,3 +174,14 @@ def test_errors(getkey):
     model = relu.train(getkey(), x, y, width=10)
     with pytest.raises(ValueError, match="`x`"):
         model(x[0, :5])
+
+
+@pytest.mark.slow
+def test_experiment_relu_quick():
+    """Smoke run of the `relu` experiment (slow: ~20 s of compilation on 2 cores)."""
+    from jaxbd.experiments import Context, get
+
+    res = get("relu").run(Context(quick=True, show_progress=False))
+    assert res.name == "relu" and res.tables and res.figures and res.claims
+    assert all(c.holds in (True, False, None) for c in res.claims)
+    assert "breast_cancer" in res.data

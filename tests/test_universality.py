@@ -146,3 +146,14 @@ def test_errors():
         invalidating_heads(z[None], zp[None], 0, num_classes=3, clean_label=0)
     with pytest.raises(ValueError, match="NaN"):
         invalidating_heads(z[None] * jnp.nan, zp[None], 0, num_classes=3)
+
+
+@pytest.mark.slow
+def test_experiment_universality_quick():
+    """Smoke run of the `universality` experiment (slow: RFF training and head re-training)."""
+    from jaxbd.experiments import Context, get
+
+    res = get("universality").run(Context(quick=True, show_progress=False))
+    assert res.name == "universality" and res.tables and res.figures and len(res.claims) == 3
+    # The constructive head (Thm 3.1) must work on every input, whatever the data.
+    assert res.claims[2].holds is True

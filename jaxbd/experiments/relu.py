@@ -287,8 +287,12 @@ def run(ctx: Context) -> ExperimentResult:
         for li, lam in enumerate(lambdas):
             ax2.plot(thetas, gap[:, jm, li], "-o", label=f"λ={lam}")
         ax2.axvline(bbp, color="r", ls="--")
-        ax2.text(bbp, 0.9, " BBP √(d/m)", color="r", fontsize=8)
+        ax2.text(
+            bbp, 0.95, " BBP √(d/m)", color="r", fontsize=8, transform=ax2.get_xaxis_transform()
+        )
         ax2.set_xscale("symlog", linthresh=0.1)
+        ax2.set_xlim(0.0, 1.1 * max(thetas))
+        ax2.set_ylim(-0.3, 1.0)
         ax2.set_xlabel("spike θ")
         ax2.set_ylabel("ASR − max(control)")
         ax2.set_title(f"{name}, k={sparsities[jm]}")
