@@ -1120,8 +1120,12 @@ def run_command(args) -> int:
     except Exception as e:
         if os.environ.get("JAXBD_TRACEBACK"):
             raise
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+        msg = lines[-1] if lines else ""  # (an XLA error carries a whole traceback: keep its end)
+        if len(msg) > 400:
+            msg = msg[:400] + " ..."
         print(
-            f"jaxbd {args.command}: failed: {type(e).__name__}: {' '.join(str(e).split())} "
+            f"jaxbd {args.command}: failed: {type(e).__name__}: {msg} "
             "(set JAXBD_TRACEBACK=1 for the traceback)",
             file=sys.stderr,
         )
