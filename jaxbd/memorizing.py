@@ -242,19 +242,40 @@ def candidate_direction(key: PRNGKeyArray, index, dim: int, dtype=jnp.float32) -
     return jr.normal(jr.fold_in(key, index), (dim,), dtype)
 
 
+_PAD = 32  # rows are padded to a multiple of this (class -1), so similar sizes share a compile
+
+
+def _pad_rows(x: np.ndarray, c: np.ndarray):
+    """Pad `(x, c)` to a multiple of `_PAD` rows; padded rows have class -1 and are ignored."""
+    n = x.shape[0]
+    total = -(-n // _PAD) * _PAD
+    xp = np.zeros((total,) + x.shape[1:], x.dtype)
+    xp[:n] = x
+    cp = np.full((total,), -1, np.int32)
+    cp[:n] = c
+    return jnp.asarray(xp), jnp.asarray(cp)
+
+
+def _masked_proj(x, c, w):
+    """Projections with padded rows (class -1) moved to +inf, i.e. after every real point."""
+    return jnp.where(c >= 0, _dot(x, w), jnp.inf)
+
+
 def _nn1d_sorted(ps, cs, q, c_q, dtype):
     n = ps.shape[0]
     idx = jnp.searchsorted(ps, q)
     left = jnp.clip(idx - 1, 0, n - 1)
     right = jnp.clip(idx, 0, n - 1)
     pick = jnp.where(jnp.abs(q - ps[left]) <= jnp.abs(ps[right] - q), left, right)
-    return jnp.mean((cs[pick] == c_q).astype(dtype))
+    real = c_q >= 0
+    hits = jnp.sum(((cs[pick] == c_q) & real).astype(dtype))
+    return hits / jnp.sum(real.astype(dtype))
 
 
 def _nn1d_accuracy(w, x_ref, c_ref, x_q, c_q):
     """Accuracy on `(x_q, c_q)` of the slicing rule built from `(x_ref, c_ref)` along `w`:
     the label of the slice holding $w\\cdot x$, i.e. of the nearest reference projection."""
-    pr = _dot(x_ref, w)
+    pr = _masked_proj(x_ref, c_ref, w)
     order = jnp.argsort(pr)
     return _nn1d_sorted(pr[order], c_ref[order], _dot(x_q, w), c_q, x_ref.dtype)
 
@@ -268,11 +289,11 @@ def _scan(key, x, cls, fit_split, eval_split, *, num_candidates: int, batch_size
     def one(i):
         w = candidate_direction(key, i, d, x.dtype)
         # Validity and number of slices on the full training set (one sort, reused for eval).
-        p = _dot(x, w)
+        p = _masked_proj(x, cls, w)
         a = _dot(jnp.abs(x), jnp.abs(w))
         order = jnp.argsort(p)
         ps, cs, as_ = p[order], cls[order], a[order]
-        change = cs[1:] != cs[:-1]
+        change = (cs[1:] != cs[:-1]) & (cs[1:] >= 0)
         tol = EQUAL_TOLERANCE * eps * (as_[1:] + as_[:-1])
         ok = jnp.all(~change | ((ps[1:] - ps[:-1]) > tol))
         m = jnp.sum(change).astype(jnp.int32)
@@ -381,7 +402,7 @@ def candidate_search(
     num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
     batch_size = check_int_range(batch_size, "batch_size", low=1)
     cls_np = _class_index(y, task)
-    cls = jnp.asarray(cls_np)
+    x_np = np.asarray(x)
     fit_split = None
     if validation_fraction is not None:
         if not 0.0 < float(validation_fraction) < 1.0:
@@ -391,8 +412,7 @@ def candidate_search(
         if x.shape[0] < 2:
             raise ValueError("`x` needs at least 2 examples for a validation split.")
         tr, va = _split(jr.fold_in(key, 2**31 - 1), x.shape[0], float(validation_fraction))
-        x_np = np.asarray(x)
-        fit_split = tuple(jnp.asarray(a) for a in (x_np[tr], cls_np[tr], x_np[va], cls_np[va]))
+        fit_split = _pad_rows(x_np[tr], cls_np[tr]) + _pad_rows(x_np[va], cls_np[va])
     eval_split = None
     if x_eval is not None:
         if y_eval is None:
@@ -403,9 +423,10 @@ def candidate_search(
         y_eval, task_e, _ = check_xy(x_eval, y_eval)[1:]
         if task_e != task:
             raise ValueError(f"`y_eval` is a {task_e} task but `y` is {task}.")
-        eval_split = (x_eval, jnp.asarray(_class_index(y_eval, task)))
+        eval_split = _pad_rows(np.asarray(x_eval), _class_index(y_eval, task))
+    xp, cls = _pad_rows(x_np, cls_np)
     ok, m, val, ev = _scan(
-        key, x, cls, fit_split, eval_split, num_candidates=num_candidates, batch_size=batch_size
+        key, xp, cls, fit_split, eval_split, num_candidates=num_candidates, batch_size=batch_size
     )
     return CandidateScores(
         valid=np.asarray(ok),

@@ -12,6 +12,7 @@ Two experiments:
 
 import itertools
 
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
@@ -24,7 +25,13 @@ from . import Claim, Context, ExperimentResult, Figure, Table, register
 _ALL_PAIRS = list(itertools.combinations(range(10), 2))
 # Three pairs with identical split sizes (267 train / 90 test), so a quick run compiles once.
 _QUICK_PAIRS = [(0, 3), (3, 8), (5, 9)]
-_CURVE = [10, 30, 100, 300, 1000, 3000, 10_000]
+_CURVE = [10, 30, 100, 300, 1000, 2000, 3000, 10_000]
+_BIG_PAIRS = [(0, 3), (1, 7), (2, 5), (3, 8), (4, 9), (5, 6), (7, 9), (8, 9)]
+
+
+def _ms(v) -> str:
+    v = np.asarray(v, dtype=np.float64)
+    return f"{v.mean():.3f} ± {v.std():.3f}" if v.size else "—"
 
 
 def _one_nn(x_train, y_train, x_test, y_test) -> float:
@@ -50,26 +57,38 @@ def _network(scores, key, ds, criterion):
 )
 def run(ctx: Context) -> ExperimentResult:
     pairs = _QUICK_PAIRS if ctx.quick else _ALL_PAIRS
-    n_cand = 500 if ctx.quick else 10_000
-    curve = [c for c in _CURVE if c <= n_cand]
+    # Every pair gets `n_cand` candidates; the `_BIG_PAIRS` get 10 000 (the paper's number)
+    # in a full run. Candidates are nested, so the first `n_cand` of a big search are exactly
+    # the small search: every pair is compared at `n_cand`.
+    n_cand = 500 if ctx.quick else 2000
+    big = set() if ctx.quick else set(_BIG_PAIRS)
+    curve = [c for c in _CURVE if c <= (n_cand if ctx.quick else 10_000)]
     rows, per_pair = [], []
-    curve_acc = np.zeros((len(pairs), len(curve)))
+    curve_acc = np.full((len(pairs), len(curve)), np.nan)
     for p_i, (a, b) in enumerate(ctx.progress(pairs, "digit pairs")):
         ds = datasets.load("digits", classes=(a, b), seed=ctx.seed)
         key = jr.fold_in(jr.key(ctx.seed), 10 * a + b)
+        n_here = 10_000 if (a, b) in big else n_cand
         sc = mz.candidate_search(
             key,
             ds.x_train,
             ds.y_train,
-            num_candidates=n_cand,
+            num_candidates=n_here,
             x_eval=ds.x_test,
             y_eval=ds.y_test,
         )
-        i, net = _network(sc, key, ds, "accuracy")
+        i = sc.best("accuracy", first=n_cand)
+        net = mz.from_direction(
+            mz.candidate_direction(key, i, ds.dim, ds.x_train.dtype), ds.x_train, ds.y_train
+        )
         j, net_small = _network(sc, key, ds, "fewest_slices")
         acc = clean_accuracy(net, ds.x_test, ds.y_test)
         rec = {
             "pair": [a, b],
+            "num_candidates": n_here,
+            "test_acc_10k": float(sc.eval_accuracy[sc.best("accuracy")])
+            if n_here == 10_000
+            else None,
             "n_train": int(ds.x_train.shape[0]),
             "train_acc": clean_accuracy(net, ds.x_train, ds.y_train),
             "train_acc_fewest": clean_accuracy(net_small, ds.x_train, ds.y_train),
@@ -85,12 +104,15 @@ def run(ctx: Context) -> ExperimentResult:
         }
         if (a, b) == (3, 8):
             sc38, key38, ds38 = sc, key, ds
-        curve_acc[p_i] = [sc.eval_accuracy[sc.best("accuracy", first=c)] for c in curve]
+        for k, c in enumerate(curve):
+            if c <= n_here:
+                curve_acc[p_i, k] = sc.eval_accuracy[sc.best("accuracy", first=c)]
         per_pair.append(rec)
         rows.append(
             [
                 f"{a}-{b}",
                 rec["test_acc"],
+                np.nan if rec["test_acc_10k"] is None else rec["test_acc_10k"],
                 rec["one_nn"],
                 rec["median_random_acc"],
                 rec["test_acc_fewest"],
@@ -99,6 +121,7 @@ def run(ctx: Context) -> ExperimentResult:
                 rec["n_train"],
             ]
         )
+    acc10 = np.array([r["test_acc_10k"] for r in per_pair if r["test_acc_10k"] is not None])
     col = lambda k: np.array([r[k] for r in per_pair], dtype=np.float64)  # noqa: E731
     acc, nn1, rnd = col("test_acc"), col("one_nn"), col("median_random_acc")
     train_min = float(min(col("train_acc").min(), col("train_acc_fewest").min()))
@@ -167,10 +190,10 @@ def run(ctx: Context) -> ExperimentResult:
         Claim(
             "~90% test accuracy on two-class digit problems after 10 000 candidate w",
             "Leonardis §5 (MNIST pairs)",
-            f"digits pairs, {n_cand} candidates: {acc.mean():.3f} ± {acc.std():.3f} "
-            f"(min {acc.min():.3f}, {len(pairs)} pairs)",
-            None if ctx.quick else bool(acc.mean() >= 0.85),
-            "mean test accuracy over the 45 pairs >= 0.85 (full run with 10 000 candidates)",
+            f"10 000 candidates, {len(acc10)} pairs: {_ms(acc10)}; all {len(pairs)} pairs with "
+            f"{n_cand} candidates: {acc.mean():.3f} ± {acc.std():.3f} (min {acc.min():.3f})",
+            None if ctx.quick or not len(acc10) else bool(acc10.mean() >= 0.85),
+            "mean test accuracy with 10 000 candidates >= 0.85 (full run only)",
         ),
         Claim(
             "The network generalizes where nearest neighbour does (it is a 1-D LSH nearest "
@@ -191,7 +214,8 @@ def run(ctx: Context) -> ExperimentResult:
         Claim(
             "m <= n neurons; effectively d + 2m numbers describe the network",
             "Leonardis §2",
-            f"neurons/n_train mean {np.mean(col('neurons') / col('n_train')):.3f}; pair 8-9: "
+            f"neurons/n_train mean {np.mean(col('neurons') / col('n_train')):.3f}; pair "
+            f"{pairs[-1][0]}-{pairs[-1][1]}: "
             f"dense m(d+c+1) = {pc['dense']}, effective d+2m = {pc['effective']}, "
             f"dataset n·d = {per_pair[-1]['n_train'] * pc['d']}",
             bool(m_le_n),
@@ -204,6 +228,7 @@ def run(ctx: Context) -> ExperimentResult:
             [
                 "pair",
                 "slicing (accuracy crit.)",
+                "slicing, 10 000 candidates",
                 "1-NN",
                 "median random w",
                 "slicing (fewest slices)",
@@ -212,16 +237,23 @@ def run(ctx: Context) -> ExperimentResult:
                 "n_train",
             ],
             rows,
-            note=f"{n_cand} candidate directions per pair; seed {ctx.seed}.",
+            note=f"{n_cand} candidate directions per pair (10 000 for {sorted(big)}); "
+            f"seed {ctx.seed}.",
         ),
         Table(
             "Accuracy vs number of candidate directions (mean over pairs)",
-            ["num_candidates", "test accuracy mean", "std"],
+            ["num_candidates", "pairs", "test accuracy mean", "std"],
             [
-                [c, float(curve_acc[:, k].mean()), float(curve_acc[:, k].std())]
+                [
+                    c,
+                    int(np.sum(~np.isnan(curve_acc[:, k]))),
+                    float(np.nanmean(curve_acc[:, k])),
+                    float(np.nanstd(curve_acc[:, k])),
+                ]
                 for k, c in enumerate(curve)
             ],
-            note="The best of the first N candidates of one search (candidates are nested).",
+            note="The best of the first N candidates of one search (candidates are nested). "
+            "Beyond the common number of candidates only the pairs searched further count.",
         ),
         Table(
             "Neurons vs training size (pair 3-8)",
@@ -260,7 +292,13 @@ def run(ctx: Context) -> ExperimentResult:
     ]
     fig = MplFigure(figsize=(10, 4))
     ax1, ax2 = fig.subplots(1, 2)
-    ax1.errorbar(curve, curve_acc.mean(0), yerr=curve_acc.std(0), marker="o", label="slicing")
+    ax1.errorbar(
+        curve,
+        np.nanmean(curve_acc, 0),
+        yerr=np.nanstd(curve_acc, 0),
+        marker="o",
+        label="slicing (beyond the common N: fewer pairs)",
+    )
     ax1.axhline(nn1.mean(), color="k", ls="--", label="1-NN")
     ax1.axhline(rnd.mean(), color="gray", ls=":", label="median random w")
     ax1.set_xscale("log")
@@ -378,9 +416,10 @@ def run_backdoor(ctx: Context) -> ExperimentResult:
                 keep = np.setdiff1d(np.arange(n), sel)
                 r = mz.audit(honest, xt[keep], yt[keep])
                 honest_flags_withheld[k].append(r.num_flagged)
+        x_test_np, y_test_np = np.asarray(ds.x_test), np.asarray(ds.y_test)
         for s in stars:
-            x_star = ds.x_test[s]
-            target = -float(ds.y_test[s])
+            x_star = jnp.asarray(x_test_np[s])
+            target = -float(y_test_np[s])
             others = np.setdiff1d(np.arange(ds.x_test.shape[0]), [s])
             for e in eps_rel:
                 eps = e * w_med
