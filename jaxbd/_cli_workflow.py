@@ -336,6 +336,16 @@ def data_spec(args, *, normalize_default: str = "standardize") -> dict:
     return spec
 
 
+def model_data_spec(args, header: dict) -> dict | None:
+    """`--data ...` if given (normalised like the model's training data unless `--normalize`),
+    else the data spec recorded in the model's header (None if there is none)."""
+    recorded = header.get("hyperparameters", {}).get("data")
+    if not args.data:
+        return recorded
+    default = recorded.get("normalize", "standardize") if isinstance(recorded, dict) else None
+    return data_spec(args, normalize_default=default or "standardize")
+
+
 def load_data(spec: dict) -> datasets.Dataset:
     """The `Dataset` described by a data spec (bundled name, `.npz` path or IDX images + labels)."""
     name = spec["data"]
@@ -580,12 +590,9 @@ def evaluate(args) -> dict:
     honest = hh = None
     if args.honest:
         honest, hh = _load_model(args.honest, "--honest")
-    if args.data:
-        spec = data_spec(args)
-    else:
-        spec = mh.get("hyperparameters", {}).get("data")
-        if spec is None:
-            raise UsageError(f"--model {args.model!r} does not record its data: give --data.")
+    spec = model_data_spec(args, mh)
+    if spec is None:
+        raise UsageError(f"--model {args.model!r} does not record its data: give --data.")
     ds = load_data(spec)
     x, y = ds.x_test, ds.y_test
     if args.max_examples:
@@ -679,7 +686,7 @@ def cmd_finetune(args) -> int:
     from . import finetune
 
     model, mh = _load_model(args.model, "--model")
-    spec = data_spec(args) if args.data else mh.get("hyperparameters", {}).get("data")
+    spec = model_data_spec(args, mh)
     if spec is None:
         raise UsageError(f"--model {args.model!r} does not record its data: give --data.")
     ds = load_data(spec)
@@ -778,7 +785,7 @@ def detect(args) -> dict:
             if not args.reference:
                 raise UsageError("the probe test needs --reference MODEL (an honest model).")
             ref, _ = _load_model(args.reference, "--reference")
-            spec = data_spec(args) if args.data else mh.get("hyperparameters", {}).get("data")
+            spec = model_data_spec(args, mh)
             if spec is None:
                 raise UsageError("the probe test needs --data.")
             r = det.probe(k, model, ref, load_data(spec).x_test, alpha=args.alpha)
@@ -831,7 +838,7 @@ def certify(args) -> dict:
                             f"({x.shape[0]},)."
                         )
     else:
-        spec = data_spec(args) if args.data else mh.get("hyperparameters", {}).get("data")
+        spec = model_data_spec(args, mh)
         if spec is None:
             raise UsageError("give --input FILE or --data.")
         ds = load_data(spec)

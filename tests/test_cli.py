@@ -306,3 +306,28 @@ def test_signature_workflow_in_process(tmp_path, capsys):
     )  # fmt: skip
     assert res["target"] == -1.0 and res["asr"] == 1.0
     assert res["control_wrong_key"] < 0.5 and res["control_random"] < 0.5
+
+
+def test_runtime_failure_is_exit_code_1(planted, monkeypatch, capsys):
+    import dataclasses
+
+    def boom(key, ds, params):
+        raise RuntimeError("out of device memory\nsecond line")
+
+    c = wf.CONSTRUCTIONS["memorizing"]
+    monkeypatch.setitem(wf.CONSTRUCTIONS, "memorizing", dataclasses.replace(c, plant=boom))
+    msg = _fail(["plant", "memorizing", "--data", planted / "mine.npz", "--out",
+                 planted / "boom"], capsys, code=1)  # fmt: skip
+    assert msg.startswith("jaxbd plant: failed: RuntimeError: second line")
+
+
+def test_evaluate_with_explicit_data_inherits_normalisation(planted):
+    run = planted / "run"
+    args = cli_args(["evaluate", "--model", str(run / "backdoored.jaxbd"), "--data",
+                     str(planted / "mine.npz")])  # fmt: skip
+    header = io.read_header(run / "backdoored.jaxbd")
+    assert wf.model_data_spec(args, header)["normalize"] == "unit_norm"  # relu's default
+    res = wf.evaluate(args)
+    ds = datasets.load_arrays(planted / "mine.npz", normalize="unit_norm")
+    bd = io.load(run / "backdoored.jaxbd")
+    assert res["clean_accuracy_backdoored"] == metrics.clean_accuracy(bd, ds.x_test, ds.y_test)
