@@ -331,7 +331,11 @@ def _fmt(v):
 )
 def run(ctx: Context) -> ExperimentResult:
     quick = ctx.quick
-    ratios = np.array([0.1, 1.0, 10.0] if quick else [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0])
+    ratios = np.array(
+        [0.01, 0.1, 1.0, 10.0]
+        if quick
+        else [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+    )
     num_samples = 64 if quick else 400
     n_eval = 40 if quick else None
     cert_ratios = [1.0, 3.0] if quick else [1.0, 3.0, 10.0]
@@ -449,6 +453,8 @@ def run(ctx: Context) -> ExperimentResult:
         # Claims, computed.
         i_big = len(ratios)  # largest sigma
         neutral = b["asr"][i_big] <= max(0.1, h["asr"][i_big] + 0.05)
+        # Only a backdoor that is visible unsmoothed (ASR well above its control) can be judged.
+        visible = b["asr"][0] >= h["asr"][0] + 0.3
         claims.append(
             Claim(
                 statement=f"{c.name}: smoothing with σ ≫ the perturbation size neutralizes the backdoor",
@@ -459,8 +465,11 @@ def run(ctx: Context) -> ExperimentResult:
                     f"{b['clean'][0]:.2f} -> {b['clean'][i_big]:.2f}, abstain "
                     f"{b['abstain'][i_big]:.2f}"
                 ),
-                holds=bool(neutral),
-                criterion="smoothed ASR <= max(0.1, control + 0.05) at the largest σ",
+                holds=bool(neutral) if visible else None,
+                criterion=(
+                    "smoothed ASR <= max(0.1, control + 0.05) at the largest σ; undecided when "
+                    "the unsmoothed ASR is not >= control + 0.3 (no visible backdoor to remove)"
+                ),
             )
         )
         err = 2 * smoothing.hoeffding_error(num_samples, 1e-3 / (len(ratios) * len(built.x_test)))
@@ -494,7 +503,7 @@ def run(ctx: Context) -> ExperimentResult:
                         f"clean {r['clean']:.2f}"
                         for r in rep
                     ),
-                    holds=bool(survive),
+                    holds=bool(survive) if visible else None,
                     criterion="some knob gives smoothed ASR >= 0.9 and >= control + 0.3 at the fixed σ",
                 )
             )
