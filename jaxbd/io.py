@@ -46,7 +46,6 @@ import io as _io
 import json
 import os
 import struct
-import types
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -290,9 +289,9 @@ class _Describer:
             return {"type": "dict", "items": items}
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             return self._container(obj, path, "dataclass")
-        if callable(obj) and isinstance(
-            obj, (types.FunctionType, types.BuiltinFunctionType, jax.custom_jvp, jax.custom_vjp)
-        ):
+        if callable(obj) and not isinstance(obj, type):
+            # Functions (plain, jitted such as jnp.tanh, custom_jvp such as jax.nn.relu) are saved
+            # by import path, and only when that path gives back this very object.
             where = _function_path(obj)
             if where is None:
                 raise ValueError(

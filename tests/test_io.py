@@ -150,8 +150,9 @@ def test_float64_and_prng_keys_round_trip(tmp_path, x64):
 
 
 def test_equinox_layers_round_trip_and_work(tmp_path, getkey):
-    mlp = eqx.nn.MLP(4, 3, 8, 1, key=getkey())
+    mlp = eqx.nn.MLP(4, 3, 8, 1, activation=jnp.tanh, key=getkey())  # a jitted jnp function
     back = _save_load(tmp_path, mlp)
+    assert back.activation is jnp.tanh
     assert tree_bitwise_equal(mlp, back) and _same(mlp, back)
     x = jr.normal(getkey(), (4,))
     assert jnp.array_equal(mlp(x), back(x))
