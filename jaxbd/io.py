@@ -549,6 +549,10 @@ def _read(path, expect: bytes) -> tuple[dict, bytes]:
     if header.get("format_version") != FORMAT_VERSION or header.get("format") != "jaxbd-" + want:
         raise ValueError(f"{path!r}: inconsistent header (format {header.get('format')!r}).")
     payload = data[start + hlen :]
+    if not isinstance(header.get("payload_bytes"), int) or not isinstance(
+        header.get("payload_sha256"), str
+    ):
+        raise ValueError(f"{path!r}: malformed header (no payload length/checksum).")
     if len(payload) < header["payload_bytes"]:
         raise ValueError(
             f"{path!r} is truncated: payload has {len(payload)} of "
@@ -576,7 +580,13 @@ def _decode(path, header: dict, payload: bytes, *, is_key: bool, allow_modules) 
                 f"{m['shape']}/{m['stored_dtype']}."
             )
     builder = _Builder(arrays, allow_modules, is_key)
-    return builder.build(header["tree"], "key" if is_key else "model")
+    try:
+        return builder.build(header["tree"], "key" if is_key else "model")
+    except (KeyError, TypeError, IndexError, AttributeError, RecursionError) as e:
+        # Only a hand-crafted file gets here (the checksums matched): say so, never crash.
+        raise ValueError(
+            f"{os.fspath(path)!r}: malformed header ({type(e).__name__}: {e})."
+        ) from e
 
 
 # ------------------------------------------------------------------------------- public API

@@ -490,3 +490,35 @@ def test_construction_round_trip(tmp_path, name):
     else:
         a, b = act(key, x0), act(kback, x0)
     assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+def test_hand_crafted_header_is_rejected_without_importing(tmp_path):
+    """A file with valid checksums but a hostile tree: no import outside the allow-list,
+    no crash other than ValueError."""
+    import hashlib
+    import json
+    import struct
+
+    def craft(tree):
+        payload = b""
+        header = {"format": "jaxbd-model", "format_version": io.FORMAT_VERSION, "arrays": [],
+                  "payload_bytes": 0, "payload_sha256": hashlib.sha256(payload).hexdigest(),
+                  "tree": tree}  # fmt: skip
+        h = json.dumps(header).encode()
+        p = tmp_path / "evil.jaxbd"
+        p.write_bytes(
+            struct.pack(">8sHI32s", b"JAXBD\x00MD", io.FORMAT_VERSION, len(h),
+                        hashlib.sha256(h).digest()) + h + payload
+        )  # fmt: skip
+        return p
+
+    evil = {"type": "function", "module": "os", "name": "system"}
+    with pytest.raises(ValueError, match="not allow-listed"):
+        io.load(craft(evil))
+    evil = {"type": "dataclass", "module": "subprocess", "class": "Popen", "fields": {}}
+    with pytest.raises(ValueError, match="not allow-listed"):
+        io.load(craft(evil))
+    with pytest.raises(ValueError, match="malformed header"):
+        io.load(craft({"type": "array", "index": 3}))
+    with pytest.raises(ValueError, match="unknown entry"):
+        io.load(craft({"type": "pickle", "data": "..."}))
