@@ -142,7 +142,7 @@ def test_candidate_search_memory_bounded_by_batch():
     """Peak temporary memory of the compiled search does not grow with num_candidates beyond
     O(num_candidates) scalars of output; a search materialising all candidates at once would
     need num_candidates * n floats."""
-    n, d, batch = 400, 8, 64
+    n, d, batch = 256, 8, 64
     x = jnp.zeros((n, d), jnp.float32)
     cls = jnp.zeros((n,), jnp.int32)
 
@@ -155,8 +155,8 @@ def test_candidate_search_memory_bounded_by_batch():
             pytest.skip("backend gives no memory analysis")
         return ma.temp_size_in_bytes
 
-    small, large = temp_bytes(512), temp_bytes(8192)
-    naive_growth = (8192 - 512) * n * 4
+    small, large = temp_bytes(256), temp_bytes(4096)
+    naive_growth = (4096 - 256) * n * 4
     assert large - small < 0.25 * naive_growth, (small, large)
 
 
