@@ -129,7 +129,7 @@ def _first_step(steps, cond):
 def run(ctx: Context) -> ExperimentResult:
     quick = ctx.quick
     seeds = [ctx.seed] if quick else [ctx.seed + i for i in range(3)]
-    steps = 40 if quick else 400
+    steps = 40 if quick else 300
     every = 10 if quick else 20
     batch = 32
     opts = (

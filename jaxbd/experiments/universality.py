@@ -57,7 +57,7 @@ def run(ctx: Context) -> ExperimentResult:
     seeds = [ctx.seed] if quick else [ctx.seed + i for i in range(3)]
     width = 300 if quick else 1000
     draws = 20 if quick else 200
-    retrains = 1 if quick else 3
+    retrains = 1 if quick else 2
     per_seed = []
     for seed in ctx.progress(seeds, "seeds"):
         ds = datasets.load("digits", seed=seed)
@@ -118,7 +118,7 @@ def run(ctx: Context) -> ExperimentResult:
                 ds.x_train,
                 ds.y_train,
                 optimizer=_ADAM,
-                steps=200 if quick else 500,
+                steps=200 if quick else 300,
                 batch_size=64,
                 where=lambda m: m.head,
             )
