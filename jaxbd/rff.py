@@ -199,6 +199,16 @@ def _loss_fn(loss: str, task: str):
 
 
 @eqx.filter_jit
+def _features(model, x):
+    return jax.vmap(model.features)(x)
+
+
+@eqx.filter_jit
+def _gaussian_frequencies(key, width, dim, dtype):
+    return jr.normal(key, (width, dim), dtype)  # Alg. 2: g ~ N(0, I_d)
+
+
+@eqx.filter_jit
 def _train_head(phi, y, head0, weight_decay, learning_rate, *, loss, task, steps):
     # Full-batch optax Adam on the features (computed once), one compiled lax.scan.
     data_loss = _loss_fn(loss, task)
@@ -245,7 +255,7 @@ def _fit(key, x, y, task, c, sample_frequencies, *, width, bandwidth, loss, wd, 
     phases = jr.uniform(k_phase, (width,), dtype)
     head0 = jnp.zeros((width,) if task == "binary" else (c, width), dtype)
     model = RFFClassifier(freqs, phases, head0, bandwidth)
-    phi = jax.vmap(model.features)(x)
+    phi = _features(model, x)
     head = _train_head(
         phi,
         y,
@@ -293,7 +303,7 @@ def train(
         x, y, width, bandwidth, loss, weight_decay, steps, learning_rate
     )
     _, k_freq, k_phase = jr.split(key, 3)
-    sample = lambda k: jr.normal(k, (width, x.shape[1]), x.dtype)  # Alg. 2: g ~ N(0, I_d)
+    sample = lambda k: _gaussian_frequencies(k, width, x.shape[1], x.dtype)
     return _fit(
         (k_freq, k_phase),
         x,

@@ -212,17 +212,29 @@ def test_pancakes_jit_and_vmap_over_keys_and_omegas(getkey):
     g = f(keys[0], omegas[0], 1e-3)
     assert g.shape == (100, 12)
     # vmap over keys and omegas together
-    gs = jax.vmap(lambda k, o: clwe.pancakes(k, o, 100, beta=1e-3))(keys, omegas)
+    gs = jax.jit(jax.vmap(lambda k, o: clwe.pancakes(k, o, 100, beta=1e-3)))(keys, omegas)
     assert gs.shape == (4, 100, 12)
     d = jax.vmap(lambda gi, o: clwe.distance_to_layers(gi @ o))(gs, omegas)
     assert float(jnp.max(d)) < 0.01
     # vmap over keys only, one omega
-    gk = jax.vmap(lambda k: clwe.pancakes(k, omegas[1], 50, beta=1e-3))(keys)
+    gk = jax.vmap(lambda k: clwe.pancakes(k, omegas[1], 50, beta=1e-3))(keys)  # eager vmap
     assert gk.shape == (4, 50, 12)
     # same key -> same samples, jit or not (up to float32 re-association by the compiler)
     np.testing.assert_allclose(
         np.asarray(clwe.pancakes(keys[0], omegas[0], 100, beta=1e-3)), np.asarray(g), atol=1e-5
     )
+
+
+def test_pancakes_block_size(getkey):
+    omega = clwe.sample_secret(getkey(), 12, support=3)
+    key = getkey()
+    a = clwe.pancakes(key, omega, 20, beta=1e-3, block_size=7)  # 3 blocks, last one padded
+    assert a.shape == (20, 12)
+    assert float(jnp.max(clwe.distance_to_layers(a @ omega))) < 0.01
+    b = clwe.pancakes(key, omega, 20, beta=1e-3, block_size=7)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ValueError, match="block_size"):
+        clwe.pancakes(key, omega, 20, beta=1e-3, block_size=0)
 
 
 def test_pancakes_runtime_guard_under_jit(getkey):
@@ -274,7 +286,7 @@ def test_clwe_jit_vmap(getkey):
     omega = clwe.sample_secret(getkey(), 6)
     y, z = jax.jit(lambda k, o: clwe.clwe(k, o, 20, beta=0.01))(getkey(), omega)
     assert y.shape == (20, 6) and z.shape == (20,) and y.dtype == jnp.float32
-    ys, zs = jax.vmap(lambda k: clwe.clwe(k, omega, 20, beta=0.01))(jr.split(getkey(), 3))
+    ys, zs = jax.jit(jax.vmap(lambda k: clwe.clwe(k, omega, 20, beta=0.01)))(jr.split(getkey(), 3))
     assert ys.shape == (3, 20, 6) and zs.shape == (3, 20)
 
 

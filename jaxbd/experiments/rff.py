@@ -83,7 +83,7 @@ def _one_run(ds, seed, *, width, beta, secret_dim, steps, honest=None):
         secret_dim=secret_dim,
         key_l2_input_units=float(jnp.linalg.norm(bk.perturbation)),
         key_l2_frequency_units=float(jnp.linalg.norm(bk.omega)),
-        median_nn=metrics.median_nn_distance(ds.x_train),
+        median_nn=ev.l2 / ev.relative_l2,  # the same perturbation for every input
         flip_error=float(rff.feature_flip_error(bd, bk, ds.x_test)),
         max_delta=float(bound["max_delta"]),
         bound_paper=float(bound["paper"]),
@@ -147,8 +147,8 @@ def _sweep_figure(xs, rows_by_x, xlabel, title, logx):
 def run(ctx: Context) -> ExperimentResult:
     quick = ctx.quick
     seeds = [ctx.seed + i for i in range(2 if quick else 5)]
-    width = 512 if quick else 2048
-    steps = 150 if quick else 300
+    width = 256 if quick else 2048
+    steps = 100 if quick else 300
     beta = 1e-3
     sets = (
         [("digits", (3, 8))]
@@ -222,7 +222,7 @@ def run(ctx: Context) -> ExperimentResult:
     # ---------------------------------------------------------------- sweeps (first dataset)
     sweep_label = next(iter(main))
     sweep_seeds = seeds[:1] if quick else seeds[:3]
-    betas = [1e-3, 1e-1] if quick else [1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 2e-1]
+    betas = [1e-3, 0.3] if quick else [1e-4, 1e-3, 1e-2, 1e-1, 0.2, 0.3]
     sdims = [1, 8] if quick else [1, 2, 4, 8, 16, 32]
     beta_rows: dict[float, list[dict]] = {b: [] for b in betas}
     sdim_rows: dict[int, list[dict]] = {s: [] for s in sdims}
@@ -496,7 +496,7 @@ def run(ctx: Context) -> ExperimentResult:
                     "clean acc. honest",
                     "clean acc. backdoored",
                     "ASR",
-                    "control: key on honest",
+                    "control: key on honest (chance 0.9)",
                     "argmax(x') = argmin(x)",
                     "ranking reversed",
                     "max|l(x') + l(x)| / max|l(x)|",
