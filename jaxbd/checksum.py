@@ -70,6 +70,7 @@ __all__ = [
     "can_activate",
     "checksum",
     "replicate",
+    "trigger_probability",
 ]
 
 

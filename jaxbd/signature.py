@@ -201,7 +201,7 @@ def _payload_bits(signature: bytes, target_index: int, enc: Encoding) -> np.ndar
     return bits
 
 
-def _host_verify(public_key: bytes, enc: Encoding, x: np.ndarray):
+def _host_verify(public_key: bytes, enc: Encoding, x):
     """Vectorised verification of a batch `(..., d)`: returns `(ok, target_index)`."""
     x = np.asarray(x)
     lead = x.shape[:-1]
@@ -372,7 +372,7 @@ def key_from_model(
     return SignatureKey(signing_key, model.encoding)
 
 
-def _host_activate(signing_key, enc: Encoding, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _host_activate(signing_key, enc: Encoding, x, target) -> np.ndarray:
     x = np.asarray(x)
     lead = x.shape[:-1]
     xs = x.reshape(-1, enc.input_dim)
@@ -458,7 +458,9 @@ def verify(model: SignatureBackdooredModel, x: Float[Array, "*batch d"]) -> tupl
     return jnp.asarray(ok), jnp.asarray(t)
 
 
-def save_signing_key(path, signing_key: Ed25519PrivateKey, *, password: bytes | None = None):
+def save_signing_key(
+    path, signing_key: Ed25519PrivateKey | SignatureKey, *, password: bytes | None = None
+):
     """Write `signing_key` as PKCS#8 PEM to `path` with permissions `0o600`, atomically
     (a temporary file in the same folder, then `os.replace`). Optional `password` encrypts it."""
     if isinstance(signing_key, SignatureKey):

@@ -145,5 +145,5 @@ def test_bad_inputs():
         cs.activate(bk, jnp.ones(8), 2)
     with pytest.raises(ValueError, match="x"):
         bm(jnp.ones(7))
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises((ValueError, TypeError)):  # TypeError: the jaxtyping hook, when on
         cs.activate(bk, jnp.ones((2, 8)), 1.0)
