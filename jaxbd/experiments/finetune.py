@@ -243,8 +243,9 @@ def run(ctx: Context) -> ExperimentResult:
                 continue
             for r in recs:
                 total += 1
-                gone = r["asr"][-1] - r["control"][-1] <= _GONE
-                ok_acc = r["acc"][-1] >= r["acc"][0] - 0.02
+                # Last three records averaged: ASR fluctuates by a few inputs from record to record.
+                gone = np.mean(r["asr"][-3:] - r["control"][-3:]) <= _GONE
+                ok_acc = np.mean(r["acc"][-3:]) >= r["acc"][0] - 0.02
                 broke += bool(gone and ok_acc)
                 kept += bool(not gone)
         claims.append(
@@ -253,7 +254,7 @@ def run(ctx: Context) -> ExperimentResult:
                 source="Chardouvelis–Dao §4",
                 measured=f"invalidated with clean accuracy kept in {broke}/{total} runs; backdoor survives in {kept}/{total} (all optimisers, modes, seeds)",
                 holds=bool(broke == total) if total else None,
-                criterion=f"every run ends with ASR − control ≤ {_GONE} and clean acc ≥ before − 0.02 (mixed results: does not hold unconditionally)",
+                criterion=f"every run ends (mean of the last 3 records) with ASR − control ≤ {_GONE} and clean acc ≥ before − 0.02 (mixed results: does not hold unconditionally)",
             )
         )
 
@@ -275,9 +276,12 @@ def run(ctx: Context) -> ExperimentResult:
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    summary = f"Fine-tuning backdoored models on clean data ({steps} steps). " + " ".join(
-        f"{c.statement.split(']')[0]}]: {c.measured}." for c in claims
-    )
+    summary = (
+        f"Fine-tuning backdoored models on clean data ({steps} steps). Head-only fine-tuning "
+        "cannot remove the RFF flip: the activation negates the features, which flips every "
+        "bias-free linear head (the binary exception to Chardouvelis–Dao Thm 3.1); only moving "
+        "the frequencies off the pancakes can. "
+    ) + " ".join(f"{c.statement.split(']')[0]}]: {c.measured}." for c in claims)
     return ExperimentResult(
         name="finetune",
         title="Fine-tuning against backdoors (Chardouvelis–Dao §4)",
