@@ -71,7 +71,7 @@ def pancake_samples(
     omega: Float[Array, " d"],
     num: int,
     *,
-    beta: float,
+    beta,
     shift: float = 0.5,
     max_gamma: float | None = None,
 ) -> Float[Array, "num d"]:
