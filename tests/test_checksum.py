@@ -40,8 +40,8 @@ def _ref_numpy(bk, x):
     return all(bits[block_of == i].sum() % 2 == v[i] for i in range(bk.num_blocks))
 
 
-@settings(deadline=None, max_examples=15)
-@given(seed=st.integers(0, 2**31 - 1), n=st.sampled_from([1, 2, 5, 23]))
+@settings(deadline=None, max_examples=10)
+@given(seed=st.integers(0, 2**31 - 1), n=st.sampled_from([1, 5, 23]))
 def test_network_equals_reference_checksum(seed, n):
     # out_index fixed (static field: one compilation per n); partition and v vary with seed.
     _, bm, bk = _setup(seed, D, n, out_index=3)
