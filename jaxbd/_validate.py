@@ -50,7 +50,8 @@ def check_finite(x, name: str):
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         return x
     if is_concrete(x):
-        if not bool(jnp.all(jnp.isfinite(x))):
+        # numpy, not jnp: inside a `jit` trace even concrete (closed-over) arrays would be traced.
+        if not np.all(np.isfinite(np.asarray(x))):
             raise ValueError(f"`{name}` contains NaN or inf values.")
         return x
     return eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), f"`{name}` contains NaN or inf values.")
