@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 from scipy.stats import binomtest
 
 from jaxbd.metrics import median_nn_distance, predict
@@ -32,7 +32,7 @@ __all__ = ["probe", "probe_queries"]
 
 
 def probe_queries(
-    key, x: Float[Array, "n d"], *, scales=(0.0, 0.5, 2.0), num_queries: int = 256
+    key, x: Float[ArrayLike, "n d"], *, scales=(0.0, 0.5, 2.0), num_queries: int = 256
 ) -> dict[str, Float[Array, "q d"]]:
     """The query families: `"data"`, `"noise@<s>"` (random ℓ2 = s·median-NN), `"gaussian"`."""
     from jaxbd._validate import check_matrix
@@ -61,7 +61,7 @@ def probe(
     key,
     suspect,
     reference,
-    x: Float[Array, "n d"],
+    x: Float[ArrayLike, "n d"],
     *,
     scales=(0.0, 0.5, 2.0),
     num_queries: int = 256,

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 from scipy.stats import kstwo
 
 from ._result import Detection
@@ -54,7 +54,7 @@ def gaussianity_p_value(statistic, num_rows: int, num_tests: int) -> np.ndarray:
 
 
 def gaussianity(
-    key, w: Float[Array, "m d"], *, num_projections: int = 16, alpha: float = 0.05
+    key, w: Float[ArrayLike, "m d"], *, num_projections: int = 16, alpha: float = 0.05
 ) -> Detection:
     """KS tests of every coordinate and `num_projections` random projections of `w`.
 

@@ -21,7 +21,7 @@ converted; float32 weights carry ~1e-7 relative rounding, itself a noise floor).
 import math
 
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import ArrayLike, Float
 
 from ._result import Detection
 from ._weights import as_numpy64, check_alpha, check_weights
@@ -50,7 +50,7 @@ def _lll_first(basis: np.ndarray) -> np.ndarray:
 
 
 def lattice_attack(
-    w: Float[Array, "m d"],
+    w: Float[ArrayLike, "m d"],
     *,
     shift: float = 0.5,
     num_samples: int | None = None,

@@ -25,7 +25,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._result import Detection
 from ._weights import check_alpha, check_weights, periodogram, unit_vectors
@@ -94,7 +94,7 @@ def pancake_statistics(
 
 def pancakes(
     key,
-    w: Float[Array, "m d"],
+    w: Float[ArrayLike, "m d"],
     *,
     support_size: int,
     gamma: float | None = None,

@@ -25,7 +25,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 from scipy.stats import chi2
 
 from ._result import Detection
@@ -52,7 +52,7 @@ def diagonal_p_value(statistic, num_rows: int, dim: int) -> np.ndarray:
     return np.minimum(1.0, dim * chi2.sf(np.asarray(statistic, np.float64), num_rows))
 
 
-def diagonal_thresholding(w: Float[Array, "m d"], *, alpha: float = 0.05) -> Detection:
+def diagonal_thresholding(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) -> Detection:
     """Johnstone–Lu diagonal thresholding of the weights' column norms.
 
     **Returns:** a [`Detection`][]; `found["support"]` = coordinates whose column norm is
@@ -110,7 +110,7 @@ def covariance_null(
 
 def covariance_thresholding(
     key,
-    w: Float[Array, "m d"],
+    w: Float[ArrayLike, "m d"],
     *,
     tau: float = 2.0,
     sparsity: int | None = None,

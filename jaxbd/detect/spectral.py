@@ -15,7 +15,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._result import Detection
 from ._tracy_widom import tracy_widom1_sf
@@ -48,7 +48,7 @@ def spectral_p_value(statistic) -> np.ndarray:
     return tracy_widom1_sf(np.asarray(statistic, dtype=np.float64))
 
 
-def spectral(w: Float[Array, "m d"], *, alpha: float = 0.05) -> Detection:
+def spectral(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) -> Detection:
     r"""Test the first-layer weights `w` for a covariance spike (top eigenvalue vs TW1).
 
     **Arguments:**
