@@ -224,19 +224,27 @@ def run(ctx: Context) -> ExperimentResult:
             "ASR = 1 after fine-tuning with both optimizers",
         )
     )
-    cd = [n for n in ("RFF (GKVZ §6)", "random ReLU (GKVZ App. A)") if n in cases]
-    if cd:
-        drops = {(n, o): final(n, o)[1] - final(n, o)[0] for n in cd for o in optimizers}
+    cd_claims = {
+        "random ReLU (GKVZ App. A)": (
+            "Fine-tuning all weights invalidates the random-ReLU backdoor",
+            "Chardouvelis–Dao §4 (their experiment)",
+        ),
+        "RFF (GKVZ §6)": (
+            "Fine-tuning all weights invalidates the RFF backdoor",
+            "Chardouvelis–Dao §1 (their finding, extended here to RFF)",
+        ),
+    }
+    for n, (statement, source) in cd_claims.items():
+        if n not in cases:
+            continue
+        drops = {o: final(n, o)[1] - final(n, o)[0] for o in optimizers}
         claims.append(
             Claim(
-                "Fine-tuning all weights invalidates the (non-persistent) GKVZ white-box backdoors",
-                "Chardouvelis–Dao §4",
-                "; ".join(
-                    f"{n} / {o}: ASR {final(n, o)[1]:.3f} -> {final(n, o)[0]:.3f}"
-                    for (n, o) in drops
-                ),
+                statement,
+                source,
+                "; ".join(f"{o}: ASR {final(n, o)[1]:.3f} -> {final(n, o)[0]:.3f}" for o in drops),
                 bool(all(d >= 0.5 for d in drops.values())),
-                "ASR drops by >= 0.5 for every such backdoor and optimizer",
+                "ASR drops by >= 0.5 with every optimizer",
             )
         )
     fig = MplFigure(figsize=(9, 3.6))
