@@ -2,8 +2,8 @@
 
 Featurize n inputs of dimension D into `width` random Fourier features, float32:
 
-- `jaxbd`: `jax.vmap(model.features)` of an `RFFClassifier` under `jit` (the library's path:
-  matmul + `cos_turns`, the range-reduced polynomial cosine);
+- `jaxbd`: `model.batch_features` of an `RFFClassifier` under `jit` (the library's path:
+  one matmul + `cos_turns`, the range-reduced polynomial cosine);
 - `jax_plain_cos`: `jit(cos(2π(X Gᵀ/ℓ + b)))` with XLA's `cos`;
 - `sklearn`: `RBFSampler.transform` (numpy matmul + `np.cos`), same shapes;
 - `matmul`: `jit(X @ Gᵀ)`, the floor for any featurization.
@@ -66,7 +66,7 @@ def main(argv=None):
         jnp.zeros((m,), jnp.float32),
         bw,
     )
-    feats = jax.jit(lambda mdl, xx: jax.vmap(mdl.features)(xx))
+    feats = jax.jit(lambda mdl, xx: mdl.batch_features(xx))
     plain = jax.jit(
         lambda mdl, xx: jnp.cos(2 * jnp.pi * (xx @ mdl.frequencies.T / mdl.bandwidth + mdl.phases))
     )

@@ -53,7 +53,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._validate import check_int_range, check_positive, is_concrete
 
@@ -92,7 +92,7 @@ def sample_secret(
     dim: int,
     *,
     support: int | None = None,
-    gamma: float | None = None,
+    gamma: float | Float[Array, ""] | None = None,
     dtype=None,
 ) -> Float[Array, " dim"]:
     r"""Sample a (sparse) CLWE secret $\omega = \gamma u$ (GKVZ Lemma 6.2, BRST §2).
@@ -286,7 +286,7 @@ def _pancakes_core(key, omega, gamma, beta, num, shift, max_gamma, block_size):
     return out.reshape(nb * block, dim)[:num]
 
 
-def distance_to_layers(values: Array, *, shift: float = 0.5) -> Array:
+def distance_to_layers(values: ArrayLike, *, shift: float = 0.5) -> Array:
     r"""$\mathrm{dist}(v, \mathbb{Z} + s)$ elementwise (in $[0, 1/2]$)."""
     values = jnp.asarray(values)
     r = values - jnp.asarray(shift, values.dtype)

@@ -150,6 +150,15 @@ class RFFClassifier(eqx.Module):
         x = x.astype(self.frequencies.dtype)
         return cos_turns(self.frequencies @ x / self.bandwidth + self.phases)
 
+    def batch_features(self, x: Float[Array, "n dim"]) -> Float[Array, "n width"]:
+        r"""$\Phi$ of a batch `(n, dim)` -> `(n, width)`, as one `(n, d) x (d, m)` matmul.
+
+        Equal to `jax.vmap(self.features)(x)` up to float rounding, and faster on CPU (XLA picks a
+        better layout for the plain matmul than for the vmapped matrix-vector product).
+        """
+        x = check_matrix(x, "x", dim=self.dim).astype(self.frequencies.dtype)
+        return cos_turns(x @ self.frequencies.T / self.bandwidth + self.phases)
+
     def __call__(self, x: Float[Array, " dim"]) -> Float[Array, "*classes"]:
         """Score (binary) or logits `(classes,)` of one example `x` of shape `(dim,)`."""
         return self.head @ self.features(x)
@@ -200,7 +209,7 @@ def _loss_fn(loss: str, task: str):
 
 @eqx.filter_jit
 def _features(model, x):
-    return jax.vmap(model.features)(x)
+    return model.batch_features(x)
 
 
 @eqx.filter_jit

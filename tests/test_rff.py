@@ -210,7 +210,10 @@ def test_jit_vmap_of_model_functions(pair, data):
     np.testing.assert_allclose(
         np.asarray(jax.jit(jax.vmap(bd))(x)), np.asarray(jax.vmap(bd)(x)), atol=1e-5
     )
-    assert jax.jit(jax.vmap(bd.features))(x).shape == (7, WIDTH)
+    phi = jax.jit(jax.vmap(bd.features))(x)
+    assert phi.shape == (7, WIDTH)
+    np.testing.assert_allclose(np.asarray(bd.batch_features(x)), np.asarray(phi), atol=1e-5)
+    assert jax.jit(lambda m, v: m.batch_features(v))(bd, x).shape == (7, WIDTH)
     xa = jax.jit(jax.vmap(rff.activate, in_axes=(None, 0)))(key, x)
     np.testing.assert_array_equal(
         np.asarray(xa), np.asarray(jax.vmap(lambda v: rff.activate(key, v))(x))
