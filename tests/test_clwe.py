@@ -110,7 +110,7 @@ def _pancakes64_shift0(key, omega, beta):
     return clwe.pancakes(key, omega, 2000, beta=beta, shift=0.0)
 
 
-@settings(deadline=None, max_examples=10)
+@settings(deadline=None, max_examples=6)
 @given(
     seed=st.integers(0, 2**31 - 1),
     support=st.integers(1, 24),
@@ -216,9 +216,6 @@ def test_pancakes_jit_and_vmap_over_keys_and_omegas(getkey):
     assert gs.shape == (4, 100, 12)
     d = jax.vmap(lambda gi, o: clwe.distance_to_layers(gi @ o))(gs, omegas)
     assert float(jnp.max(d)) < 0.01
-    # vmap over keys only, one omega
-    gk = jax.jit(jax.vmap(lambda k: clwe.pancakes(k, omegas[1], 100, beta=1e-3)))(keys)
-    assert gk.shape == (4, 100, 12)
     # same key -> same samples, jit or not (up to float32 re-association by the compiler)
     np.testing.assert_allclose(
         np.asarray(clwe.pancakes(keys[0], omegas[0], 100, beta=1e-3)), np.asarray(g), atol=1e-5
