@@ -69,7 +69,11 @@ def main(argv=None):
     ap.add_argument("--candidates", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument(
+        "--out",
+        default=os.path.join(os.path.dirname(__file__), "results", "memorizing.json"),
+        help="JSON output file (a folder gets memorizing.json inside it)",
+    )
     args = ap.parse_args(argv)
     n_cand = args.candidates or (1000 if args.quick else 10_000)
     repeats = args.repeats or (2 if args.quick else 3)
@@ -110,8 +114,8 @@ def main(argv=None):
         "platform": platform.platform(),
         "quick": args.quick,
     }
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "memorizing.json")
+    path = args.out if args.out.endswith(".json") else os.path.join(args.out, "memorizing.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(result, f, indent=2)
     print(

@@ -9,10 +9,12 @@ missing or malformed file: a one-line message, no traceback).
 import argparse
 import sys
 import traceback
+import warnings
 
 
 def _run_experiments(names, *, quick: bool, seed: int, out: str, progress: bool) -> int:
     from . import experiments
+    from .detect.regime import DetectableRegimeWarning
     from .report import write_report
 
     reg = experiments.registry()
@@ -31,7 +33,11 @@ def _run_experiments(names, *, quick: bool, seed: int, out: str, progress: bool)
             f"[jaxbd] running {name}{' (quick)' if quick else ''} ...", file=sys.stderr, flush=True
         )
         try:
-            res = exp.run(ctx)
+            with warnings.catch_warnings():
+                # Experiments sweep through detectable regimes on purpose; the detection
+                # experiment reports which distinguisher finds what.
+                warnings.simplefilter("ignore", DetectableRegimeWarning)
+                res = exp.run(ctx)
         except Exception:
             failed.append(name)
             res = experiments.ExperimentResult(

@@ -331,10 +331,16 @@ def backdoor(
     **Returns:** `(model, backdoor_key)`; open it with [`activate`][].
 
     **Raises:** `ValueError` for `sparsity` outside `[1, d]`, `theta < 0`, bad data.
+
+    **Warns:** [`jaxbd.detect.DetectableRegimeWarning`][] when a distinguisher of the detection
+    lab detects these parameters (e.g. `theta` above the BBP line `sqrt(d / width)`).
     """
     x, y, width = _check_common(x, y, width, head, head_mix, head_steps, head_lr)
     sparsity = check_int_range(sparsity, "sparsity", low=1, high=x.shape[1])
     check_positive(theta, "theta", allow_zero=True)
+    from .detect.regime import warn_if_detectable
+
+    warn_if_detectable("relu", dim=x.shape[1], width=width, sparsity=sparsity, theta=theta)
     k_secret, k_g, k_head = jr.split(key, 3)
     s = sample_sparse_secret(k_secret, x.shape[1], sparsity, dtype=x.dtype)
     g = spiked_gaussian(k_g, s, width, theta=theta)

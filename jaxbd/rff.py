@@ -357,6 +357,10 @@ def backdoor(
     **Arguments:** as [`train`][], plus `secret_dim` ($1 \le k \le d$), `beta` $> 0$ and `gamma`.
 
     **Returns:** `(model, backdoor_key)`; the key ([`RFFBackdoorKey`][]) is not in the model.
+
+    **Warns:** [`jaxbd.detect.DetectableRegimeWarning`][] when a distinguisher of the detection
+    lab detects these parameters ([`jaxbd.detect.regime_warnings`][] names it), e.g. a secret of
+    support <= 3 (enumeration) or a tiny `beta` (the LLL attack).
     """
     x, y, task, c, width, steps, bandwidth = _validate_train(
         x, y, width, bandwidth, loss, weight_decay, steps, learning_rate
@@ -364,6 +368,16 @@ def backdoor(
     d = x.shape[1]
     secret_dim = check_int_range(secret_dim, "secret_dim", low=1, high=d)
     check_positive(beta, "beta")
+    from .detect.regime import warn_if_detectable
+
+    warn_if_detectable(
+        "rff",
+        dim=d,
+        width=width,
+        secret_dim=secret_dim,
+        beta=beta,
+        **({} if gamma is None else {"gamma": gamma}),
+    )
     k_secret, k_freq, k_phase = jr.split(key, 3)
     omega = _clwe.sample_secret(k_secret, d, support=secret_dim, gamma=gamma, dtype=x.dtype)
     g = 2 * math.sqrt(secret_dim) if gamma is None else float(gamma)

@@ -18,7 +18,11 @@ from .blackbox import probe as probe
 from .gaussianity import gaussianity as gaussianity
 from .lattice import lattice_attack as lattice_attack
 from .pancakes import pancakes as pancakes
-from .regime import regime_warnings as regime_warnings
+from .regime import (
+    DetectableRegimeWarning as DetectableRegimeWarning,
+    regime_warnings as regime_warnings,
+    warn_if_detectable as warn_if_detectable,
+)
 from .sparse_pca import (
     covariance_thresholding as covariance_thresholding,
     diagonal_thresholding as diagonal_thresholding,

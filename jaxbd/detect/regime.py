@@ -26,7 +26,11 @@ import math
 from .pancakes import all_supports, default_num_directions
 
 
-__all__ = ["regime_warnings"]
+__all__ = ["regime_warnings", "DetectableRegimeWarning", "warn_if_detectable"]
+
+
+class DetectableRegimeWarning(UserWarning):
+    """The parameters of a backdoor fall in a regime that a `jaxbd.detect` distinguisher detects."""
 
 
 def _relu(dim, width, sparsity, theta, **_):
@@ -108,3 +112,26 @@ def regime_warnings(construction: str, **params) -> list[str]:
     if construction == "relu":
         return _relu(**params)
     return _rff(**params)
+
+
+def warn_if_detectable(construction: str, *, stacklevel: int = 3, **params) -> list[str]:
+    """Warn ([`DetectableRegimeWarning`][]) when [`regime_warnings`][] names a distinguisher.
+
+    Called by `jaxbd.rff.backdoor` and `jaxbd.relu.backdoor` with concrete parameters (traced
+    parameters are skipped). Silence with
+    `warnings.simplefilter("ignore", DetectableRegimeWarning)`. Returns the messages.
+    """
+    import warnings
+
+    try:
+        params = {k: float(v) if not isinstance(v, int) else v for k, v in params.items()}
+    except TypeError:  # a traced parameter: nothing to decide at trace time
+        return []
+    found = regime_warnings(construction, **params)
+    if found:
+        warnings.warn(
+            f"{construction} backdoor parameters {params} are detectable: " + " | ".join(found),
+            DetectableRegimeWarning,
+            stacklevel=stacklevel,
+        )
+    return found
