@@ -1,5 +1,7 @@
 """Helpers shared by the tests."""
 
+import re
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -36,3 +38,16 @@ class Linear(eqx.Module):
 def linear(d: int, seed: int = 0, dtype=jnp.float32) -> Linear:
     w = jax.random.normal(jax.random.key(seed), (d,), dtype)
     return Linear(w, jnp.zeros((), dtype))
+
+
+def bad_input(fn, match):
+    """`fn()` must fail clearly: ValueError naming the problem, or (under the jaxtyping hook,
+    `--jaxtyping-packages=jaxbd,...`) the hook's TypeError for an ill-shaped/ill-typed array."""
+    try:
+        fn()
+    except ValueError as e:
+        assert re.search(match, str(e)), str(e)
+    except TypeError as e:
+        assert type(e).__name__ == "TypeCheckError", repr(e)
+    else:
+        raise AssertionError("no error raised")

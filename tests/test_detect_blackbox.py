@@ -1,26 +1,11 @@
 """Black-box probing, the Detection type and regime_warnings."""
 
-import re
-
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from helpers import bad_input, linear
 
 from jaxbd.detect import Detection, probe, regime_warnings
-from tests.helpers import linear
-
-
-def bad_input(fn, match):
-    """`fn()` must fail clearly: ValueError naming the problem, or (under the jaxtyping hook,
-    `--jaxtyping-packages=jaxbd,...`) the hook's TypeError for an ill-shaped/ill-typed array."""
-    try:
-        fn()
-    except ValueError as e:
-        assert re.search(match, str(e)), str(e)
-    except TypeError as e:
-        assert type(e).__name__ == "TypeCheckError", repr(e)
-    else:
-        raise AssertionError("no error raised")
 
 
 class Flip:

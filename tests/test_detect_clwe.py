@@ -6,32 +6,19 @@ Binomial acceptance bands as in test_detect_whitebox.py (false failure <= 1e-3 p
 """
 
 import math
-import re
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from helpers import bad_input
 from scipy.stats import binom
 
 from jaxbd.detect import gaussianity, lattice_attack, pancakes
 from jaxbd.detect._planted import honest_weights, pancake_batch, pancake_weights
 from jaxbd.detect.gaussianity import gaussianity_p_value, gaussianity_statistic
 from jaxbd.detect.pancakes import all_supports, candidate_directions, pancake_statistics
-
-
-def bad_input(fn, match):
-    """`fn()` must fail clearly: ValueError naming the problem, or (under the jaxtyping hook,
-    `--jaxtyping-packages=jaxbd,...`) the hook's TypeError for an ill-shaped/ill-typed array."""
-    try:
-        fn()
-    except ValueError as e:
-        assert re.search(match, str(e)), str(e)
-    except TypeError as e:
-        assert type(e).__name__ == "TypeCheckError", repr(e)
-    else:
-        raise AssertionError("no error raised")
 
 
 ALPHA = 0.05

@@ -7,13 +7,12 @@ false-positive rate (FPR) at alpha = 0.05 against exact binomial bounds: the acc
 (Bonferroni over correlated projections) are checked only from above.
 """
 
-import re
-
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from helpers import bad_input
 from scipy.stats import binom
 
 from jaxbd.detect import (
@@ -33,19 +32,6 @@ from jaxbd.detect.sparse_pca import (
     diagonal_statistic,
 )
 from jaxbd.detect.spectral import spectral_p_value, spectral_statistic
-
-
-def bad_input(fn, match):
-    """`fn()` must fail clearly: ValueError naming the problem, or (under the jaxtyping hook,
-    `--jaxtyping-packages=jaxbd,...`) the hook's TypeError for an ill-shaped/ill-typed array."""
-    try:
-        fn()
-    except ValueError as e:
-        assert re.search(match, str(e)), str(e)
-    except TypeError as e:
-        assert type(e).__name__ == "TypeCheckError", repr(e)
-    else:
-        raise AssertionError("no error raised")
 
 
 ALPHA = 0.05
