@@ -20,10 +20,11 @@ models, at a fraction of the cost.
 import functools
 import math
 
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
+
+from jaxbd.sharding import sharded_map
 
 
 def honest_weights(key, num_units: int, dim: int, dtype=jnp.float32) -> Float[Array, "m d"]:
@@ -33,7 +34,7 @@ def honest_weights(key, num_units: int, dim: int, dtype=jnp.float32) -> Float[Ar
 def _support_mask(key, dim: int, size) -> Array:
     """A uniformly random subset of `size` coordinates (`size` may be traced)."""
     ranks = jnp.argsort(jr.uniform(key, (dim,)))
-    return ranks < size
+    return ranks < jnp.asarray(size, ranks.dtype)
 
 
 def sparse_unit(key, dim: int, sparsity, dtype=jnp.float32) -> Float[Array, " d"]:
@@ -119,23 +120,26 @@ def pancake_weights(
     return w, omega
 
 
-@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
-def spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype=jnp.float32):
-    """[`spiked_weights`][] for each key (one compiled call; `theta` may vary)."""
-    return jax.vmap(
-        lambda k: spiked_weights(k, num_units, dim, sparsity=sparsity, theta=theta, dtype=dtype)[0]
-    )(keys)
+# Batched samplers for the detection sweeps: one compiled call per shape, the batch of models
+# split over every device by `jaxbd.sharding.sharded_map` (jit(vmap) on one device, same
+# numbers). Per-example functions are cached per static shape so that `sharded_map`'s compile
+# cache (keyed by the function's identity) is hit across heatmap cells; the cell parameters
+# (`theta`, `sparsity`, `beta`, `secret_dim`) are broadcast batched arguments, hence traced.
 
 
-@functools.partial(jax.jit, static_argnames=("num_units", "dim", "shift", "dtype"))
-def pancake_batch(
-    keys, beta, secret_dim, *, num_units: int, dim: int, shift=0.5, dtype=jnp.float32
-):
-    """[`pancake_weights`][] for each key, one compiled call per shape; `beta <= 1` and
-    `secret_dim` may vary (traced). Returns `(w, omega)` stacked."""
-    return jax.vmap(
-        lambda k: pancake_weights(
-            k,
+@functools.cache
+def _spiked_one(num_units: int, dim: int, dtype):
+    def one(key, theta, sparsity):
+        return spiked_weights(key, num_units, dim, sparsity=sparsity, theta=theta, dtype=dtype)[0]
+
+    return one
+
+
+@functools.cache
+def _pancake_one(num_units: int, dim: int, shift: float, dtype):
+    def one(key, beta, secret_dim):
+        return pancake_weights(
+            key,
             num_units,
             dim,
             secret_dim=secret_dim,
@@ -144,12 +148,48 @@ def pancake_batch(
             dtype=dtype,
             max_gamma=2.0 * math.sqrt(dim),
         )
-    )(keys)
+
+    return one
 
 
-@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
+@functools.cache
+def _honest_one(num_units: int, dim: int, dtype):
+    return lambda key: honest_weights(key, num_units, dim, dtype)
+
+
+def _broadcast(keys, value, dtype) -> Array:
+    return jnp.full((keys.shape[0],), value, dtype)
+
+
+def spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype=jnp.float32):
+    """[`spiked_weights`][] for each key, sharded over all devices (`theta`, `sparsity` may
+    vary between calls without recompiling)."""
+    dtype = jnp.dtype(dtype)
+    return sharded_map(
+        _spiked_one(num_units, dim, dtype),
+        keys,
+        _broadcast(keys, theta, dtype),
+        _broadcast(keys, sparsity, jnp.int32),
+    )
+
+
+def pancake_batch(
+    keys, beta, secret_dim, *, num_units: int, dim: int, shift=0.5, dtype=jnp.float32
+):
+    """[`pancake_weights`][] for each key, sharded over all devices; `beta <= 1` and
+    `secret_dim` may vary without recompiling. Returns `(w, omega)` stacked."""
+    dtype = jnp.dtype(dtype)
+    return sharded_map(
+        _pancake_one(num_units, dim, float(shift), dtype),
+        keys,
+        _broadcast(keys, beta, dtype),
+        _broadcast(keys, secret_dim, jnp.int32),
+    )
+
+
 def honest_batch(keys, *, num_units: int, dim: int, dtype=jnp.float32):
-    return jax.vmap(lambda k: honest_weights(k, num_units, dim, dtype))(keys)
+    """[`honest_weights`][] for each key, sharded over all devices."""
+    return sharded_map(_honest_one(num_units, dim, jnp.dtype(dtype)), keys)
 
 
 __all__ = [

@@ -43,6 +43,7 @@ from jaxbd.detect.sparse_pca import (
 )
 from jaxbd.detect.spectral import spectral_p_value, spectral_statistic
 from jaxbd.experiments import Claim, Context, ExperimentResult, Figure, Table, register
+from jaxbd.sharding import sharded_map
 
 
 ALPHA = 0.05
@@ -58,15 +59,21 @@ def auc(honest: np.ndarray, planted: np.ndarray) -> float:
     return float(np.mean((p > h) + 0.5 * (p == h)))
 
 
-class _Battery:
-    """The vmapped white-box statistics and their p-values for one weight shape (m, d)."""
+STATISTICS = ("gaussianity", "spectral", "diagonal", "covariance")
 
-    def __init__(self, key, m, d, *, num_null, pancake_sizes):
+
+class _Battery:
+    """The vmapped white-box statistics and their p-values for one weight shape (m, d).
+
+    `names`: which of `STATISTICS` to compute (plus the pancakes statistics of `pancake_sizes`)."""
+
+    def __init__(self, key, m, d, *, num_null, pancake_sizes, names=STATISTICS):
         self.m, self.d = m, d
+        covariance = "covariance" in names
         k1, k2, k3 = jr.split(key, 3)
         proj = jr.normal(k1, (16, d))
         self.proj = proj / jnp.linalg.norm(proj, axis=1, keepdims=True)
-        self.null = covariance_null(k2, m, d, num_null=num_null)
+        self.null = covariance_null(k2, m, d, num_null=num_null) if covariance else None
         self.pancake = {}
         for k in pancake_sizes:
             gamma = 2 * math.sqrt(k)
@@ -76,27 +83,37 @@ class _Battery:
             self.pancake[k] = (sup, dirs, gamma, sup.shape[0] * n_dir)
 
         def stats(w):
-            out = {
-                "gaussianity": gaussianity_statistic(w, self.proj),
-                "spectral": spectral_statistic(w),
-                "diagonal": diagonal_statistic(w),
-                "covariance": covariance_statistic(w),
+            fns = {
+                "gaussianity": lambda: gaussianity_statistic(w, self.proj),
+                "spectral": lambda: spectral_statistic(w),
+                "diagonal": lambda: diagonal_statistic(w),
+                "covariance": lambda: covariance_statistic(w),
             }
+            out = {name: fns[name]() for name in names}
             for k, (sup, dirs, gamma, _) in self.pancake.items():
                 out[f"pancakes(k={k})"] = jnp.max(pancake_statistics(w, sup, dirs, gamma))
             return out
 
-        self._stats = jax.jit(jax.vmap(stats))
+        self.one = stats  # statistics of one matrix (fixed identity: one compile per shape)
+
+    def statistics(self, w):
+        """The statistics of a batch of matrices `(n, m, d)`, the batch sharded over all devices
+        by `jaxbd.sharding.sharded_map` (jit(vmap) on one device)."""
+        return sharded_map(self.one, w.astype(jnp.float32))
 
     def __call__(self, w):
-        s = {k: np.asarray(v, np.float64) for k, v in self._stats(w.astype(jnp.float32)).items()}
-        p = {
-            "gaussianity": gaussianity_p_value(s["gaussianity"], self.m, self.d + 16),
-            "spectral": spectral_p_value(s["spectral"]),
-            "diagonal": diagonal_p_value(s["diagonal"], self.m, self.d),
-            "covariance": (1 + np.sum(self.null[None] >= s["covariance"][:, None], 1))
-            / (1 + self.null.size),
-        }
+        s = {k: np.asarray(v, np.float64) for k, v in self.statistics(w).items()}
+        p = {}
+        if "gaussianity" in s:
+            p["gaussianity"] = gaussianity_p_value(s["gaussianity"], self.m, self.d + 16)
+        if "spectral" in s:
+            p["spectral"] = spectral_p_value(s["spectral"])
+        if "diagonal" in s:
+            p["diagonal"] = diagonal_p_value(s["diagonal"], self.m, self.d)
+        if self.null is not None:
+            p["covariance"] = (1 + np.sum(self.null[None] >= s["covariance"][:, None], 1)) / (
+                1 + self.null.size
+            )
         for k, (*_, total) in self.pancake.items():
             name = f"pancakes(k={k})"
             p[name] = np.minimum(1.0, total * np.exp(-s[name] / 2))
@@ -106,11 +123,13 @@ class _Battery:
 _BATTERIES: dict = {}
 
 
-def _battery(key, m, d, *, num_null, pancake_sizes):
+def _battery(key, m, d, *, num_null, pancake_sizes, names=STATISTICS):
     """One compiled battery per weight shape (the null draws and projections are reused)."""
-    k = (m, d, num_null, tuple(pancake_sizes))
+    k = (m, d, num_null, tuple(pancake_sizes), tuple(names))
     if k not in _BATTERIES:
-        _BATTERIES[k] = _Battery(key, m, d, num_null=num_null, pancake_sizes=pancake_sizes)
+        _BATTERIES[k] = _Battery(
+            key, m, d, num_null=num_null, pancake_sizes=pancake_sizes, names=tuple(names)
+        )
     return _BATTERIES[k]
 
 
@@ -182,6 +201,65 @@ def _lattice_frontier(ctx, key, dims, betas, reps):
                 row.append(f"{ok}/{reps}")
             rows.append(row)
     return rows, rate
+
+
+def _width_sweep(ctx, key, kind, widths, d, param, k, n):
+    """Power vs width m at fixed (theta, sparsity) for ReLU or fixed (beta, secret_dim) for RFF.
+
+    Rows are i.i.d. given the secret, so the first m rows of a (max width, d) matrix are an exact
+    sample at width m: one batch is sampled at the largest width and the narrower widths use its
+    leading rows (nested samples, one sampler compile). Light battery per width: ReLU spectral +
+    diagonal (the sparse-spike detectors); RFF gaussianity + diagonal + pancakes enumeration with
+    the true support size."""
+    out = {}
+    if not widths:
+        return out
+    kh, kp, kb = jr.split(key, 3)
+    m_max = max(widths)
+    with jax.enable_x64(kind == "rff"):
+        dt = jnp.float64 if kind == "rff" else jnp.float32
+        hw = P.honest_batch(jr.split(kh, n), num_units=m_max, dim=d, dtype=dt)
+        if kind == "relu":
+            pw = P.spiked_batch(jr.split(kp, n), param, k, num_units=m_max, dim=d)
+        else:
+            pw = P.pancake_batch(jr.split(kp, n), param, k, num_units=m_max, dim=d, dtype=dt)[0]
+        sizes = (k,) if kind == "rff" else ()
+        names = ("gaussianity", "diagonal") if kind == "rff" else ("spectral", "diagonal")
+        for m in ctx.progress(widths, f"detection: {kind} width"):
+            bat = _battery(kb, m, d, num_null=0, pancake_sizes=sizes, names=names)
+            hs, hp = bat(hw[:, :m])
+            ps, pp = bat(pw[:, :m])
+            out[m] = {
+                ("pancakes" if name.startswith("pancakes") else name): _summarise(
+                    hs[name], hp[name], ps[name], pp[name]
+                )
+                for name in ps
+            }
+    return out
+
+
+def _width_figure(relu_w, rff_w, d_r, d_f, relu_fixed, rff_fixed, theta):
+    fig = MplFigure(figsize=(8, 3.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, cells, title in (
+        (axes[0], relu_w, f"ReLU ({relu_fixed}, d={d_r})"),
+        (axes[1], rff_w, f"RFF ({rff_fixed}, d={d_f})"),
+    ):
+        ws = sorted(cells)
+        if not ws:
+            ax.set_title(title + ": not run in quick runs", fontsize=9)
+            continue
+        for name in cells[ws[0]]:
+            ax.plot(ws, [cells[m][name]["power"] for m in ws], marker="o", label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("width m")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("power at alpha = 0.05")
+    if relu_w:
+        axes[0].axvline(d_r / theta**2, color="r", ls="--", lw=1)  # BBP: theta = sqrt(d/m)
+    return fig
 
 
 def _heatmap(cells, xs, ys, names, xlabel, ylabel, title, *, log_x=True, vline=None):
@@ -292,6 +370,17 @@ def run(ctx: Context) -> ExperimentResult:
     betas = [1e-8, 0.2] if q else [1e-10, 1e-4, 1e-3, 1e-2, 0.2]
     secret_dims = [1, d_f] if q else [1, 2, 3, d_f]
     rff_cells, rff_fpr = _rff_sweep(ctx, k_rff, m_f, d_f, betas, secret_dims, n)
+
+    # Width axis: power vs width at one (theta, k) / (beta, k).
+    # ReLU at d=16, theta=0.25: the BBP line sqrt(d/m) crosses theta at m = 256.
+    d_w, relu_theta, relu_k = 16, 0.25, 4
+    relu_widths = [64, 4096] if q else [16, 64, 256, 1024, 4096]
+    relu_w = _width_sweep(
+        ctx, jr.fold_in(k_relu, 7), "relu", relu_widths, d_w, relu_theta, relu_k, n
+    )
+    rff_beta, rff_k = 0.2, 1
+    rff_widths = [] if q else [16, 64, 256, 1024, 4096]  # quick: ReLU width axis only
+    rff_w = _width_sweep(ctx, jr.fold_in(k_rff, 7), "rff", rff_widths, d_f, rff_beta, rff_k, n)
 
     # LLL frontier: recovery rate vs dimension and noise (dense secrets).
     dims = [6] if q else [4, 8, 12, 16, 24]
@@ -434,6 +523,27 @@ def run(ctx: Context) -> ExperimentResult:
             "pancakes enumeration only where feasible (k <= 2)",
         )
     )
+    w_above = [
+        relu_w[m]["spectral"]["power"] for m in relu_w if relu_theta >= 2 * math.sqrt(d_w / m)
+    ]
+    w_below = [
+        relu_w[m]["spectral"]["power"] for m in relu_w if relu_theta <= math.sqrt(d_w / m) / 2
+    ]
+    claims.append(
+        Claim(
+            f"At fixed theta={relu_theta} (sparsity {relu_k}) the spectral test's power rises with "
+            "the width m as the BBP line sqrt(d/m) drops below theta",
+            "BBP (2005); DESIGN §5",
+            "spectral power by width: "
+            + ", ".join(f"m={m}: {relu_w[m]['spectral']['power']:.2f}" for m in relu_w)
+            + f" (d={d_w})",
+            None
+            if not w_above or not w_below
+            else bool(min(w_above) >= 0.8 and max(w_below) <= hi_n),
+            f"power >= 0.8 at widths with theta >= 2 sqrt(d/m) and <= {hi_n:.3f} at widths with "
+            "theta <= sqrt(d/m)/2",
+        )
+    )
     tiny = [rff_cells[(b, k)]["lattice"]["power"] for (b, k) in rff_cells if b <= 1e-6]
     claims.append(
         Claim(
@@ -516,6 +626,37 @@ def run(ctx: Context) -> ExperimentResult:
             "honest FPR: " + ", ".join(f"{k} {v:.3f}" for k, v in rff_fpr.items()),
         ),
         Table(
+            "Power (AUC) vs width",
+            [
+                "construction",
+                "fixed",
+                "width m",
+                "sqrt(d/m)",
+                "gaussianity",
+                "spectral",
+                "diagonal",
+                "pancakes",
+            ],
+            [
+                [cname, fixed, m, round(math.sqrt(dd / m), 3)]
+                + [
+                    f"{cells[m][nm]['power']:.2f} ({cells[m][nm]['auc']:.2f})"
+                    if nm in cells[m]
+                    else "not run"
+                    for nm in ("gaussianity", "spectral", "diagonal", "pancakes")
+                ]
+                for cname, fixed, dd, cells in (
+                    ("relu", f"theta={relu_theta}, sparsity={relu_k}", d_w, relu_w),
+                    ("rff", f"beta={rff_beta}, secret_dim={rff_k}", d_f, rff_w),
+                )
+                for m in cells
+            ],
+            note=f"{n} honest + {n} planted matrices (the narrower widths use the leading rows of "
+            f"the widest sample: rows are i.i.d. given the secret); ReLU d={d_w} "
+            f"(BBP line crosses theta={relu_theta} at m = d/theta^2 = {d_w / relu_theta**2:g}); "
+            f"RFF d={d_f}, pancakes searched with the true support size.",
+        ),
+        Table(
             "LLL attack: secret recovered (dense secret, float64)",
             ["dim"] + [f"beta={b:g}" for b in lat_betas],
             lat_rows,
@@ -547,6 +688,22 @@ def run(ctx: Context) -> ExperimentResult:
             ),
         ),
     ]
+    figures.append(
+        Figure(
+            "detection_width.png",
+            "Power vs width m at fixed parameters; red: width where the BBP line sqrt(d/m) "
+            "equals theta.",
+            _width_figure(
+                relu_w,
+                rff_w,
+                d_w,
+                d_f,
+                f"theta={relu_theta}, sparsity={relu_k}",
+                f"beta={rff_beta}, secret_dim={rff_k}",
+                relu_theta,
+            ),
+        )
+    )
     summary = (
         f"At the default parameters the ReLU backdoor is detected by "
         f"{', '.join(default_detect['relu']) or 'none'}; the RFF backdoor by "
@@ -563,6 +720,8 @@ def run(ctx: Context) -> ExperimentResult:
         "lattice_frontier": {f"{d}|{b}": v for (d, b), v in lat_rate.items()},
         "default_detects": default_detect,
         "n_models": n,
+        "relu_width": {str(m): v for m, v in relu_w.items()},
+        "rff_width": {str(m): v for m, v in rff_w.items()},
     }
     return ExperimentResult(
         "detection",
