@@ -15,6 +15,12 @@ set is shared by all cells of a heatmap (its law does not depend on the backdoor
 The default-parameter statement also runs the distinguishers and the black-box probe on full
 models from `jaxbd.rff` / `jaxbd.relu`. Power = rejection rate of the calibrated test at
 $\alpha = 0.05$; AUC = Mann–Whitney AUC of the statistic, honest vs planted.
+
+**Width axis.** The issue's "(and width)": power vs width $m$ at one $(\theta, k)$ for ReLU (the
+BBP line $\theta = \sqrt{d/m}$ moves with $m$) and one $(\beta, k)$ for RFF, as a table.
+
+**Sharding.** The batches of sampled matrices and their statistics go through
+`jaxbd.sharding.sharded_map`, so a sweep splits over every device (jit(vmap) on one device).
 """
 
 import math
