@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from helpers import Linear, linear
+from helpers import Linear, bad_input, linear
 
 from jaxbd import metrics
 
@@ -19,8 +19,7 @@ def test_predict_binary_and_multiclass(getkey):
     np.testing.assert_array_equal(
         np.asarray(metrics.predict(logits, x)), np.argmax(np.asarray(x @ W.T), 1)
     )
-    with pytest.raises(ValueError, match="shape"):
-        metrics.predict(m, x[0])
+    bad_input(lambda: metrics.predict(m, x[0]), "shape")
 
 
 def test_clean_accuracy_and_flip_asr(getkey):
@@ -103,8 +102,7 @@ def test_metrics_under_jit_and_shape_errors(getkey):
     xp = x + 1.0
     out = jax.jit(metrics.perturbation_norms)(x, xp)
     np.testing.assert_array_equal(np.asarray(out["l0"]), 3)
-    with pytest.raises(ValueError, match="same shape"):
-        metrics.perturbation_norms(x, xp[:, :2])
+    bad_input(lambda: metrics.perturbation_norms(x, xp[:, :2]), "same shape")
     with pytest.raises(ValueError, match="NaN"):
         metrics.clean_accuracy(linear(3), x.at[0, 0].set(jnp.nan), jnp.ones(8))
 
