@@ -210,7 +210,10 @@ def _make_step(static, loss_fn, optimizer, x, y, batch_size):
         if batch_size == n:
             xb, yb = x, y
         else:
-            idx = jr.choice(key, n, (batch_size,), replace=False)
+            # A uniformly random `batch_size`-subset: the indices of the largest of n i.i.d.
+            # uniforms. Same law as `jr.choice(..., replace=False)`, which permutes all n
+            # (an O(n log n) sort per step, ~40x slower on CPU for n = 20k).
+            idx = jax.lax.top_k(jr.uniform(key, (n,)), batch_size)[1]
             xb, yb = x[idx], y[idx]
         value, grads = grad_fn(params, static, loss_fn, xb, yb)
         with _optax_promotion():
