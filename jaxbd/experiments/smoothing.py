@@ -187,9 +187,14 @@ def _build_memorizing(key, quick):
     honest = mz.fit(key, ds.x_train, ds.y_train, num_candidates=500 if quick else 2000)
     w = honest.w
     proj = np.sort(np.asarray(ds.x_train @ w))
-    eps0 = 0.3 * float(np.median(np.diff(proj)))
     x_star = ds.x_test[0]
     b_star = x_star @ w
+    # The honest slab: 0.3 median gaps, but never reaching a division point of the honest
+    # network or a training projection (`backdoor` refuses such a range).
+    near = np.concatenate([np.asarray(honest.biases), proj])
+    eps0 = min(
+        0.3 * float(np.median(np.diff(proj))), 0.45 * float(np.min(np.abs(near - float(b_star))))
+    )
     target = -float(metrics.predict(honest, x_star[None])[0])  # flip the trigger's label
 
     def activate(v):  # move v along w onto the trigger's projection <w, x*>
