@@ -70,7 +70,11 @@ draws are split across steps or devices. Draws are evaluated `vmap`-ed in chunks
 (10 to 10^6 and beyond) and identical code runs on CPU and GPU. [`class_counts`][] and
 [`smooth`][] are pure and jittable (and shardable); [`predict`][] and [`certify`][] are jittable
 too (the SciPy statistics run in a `jax.pure_callback`). The `*_batch` variants take many inputs
-`(n, d)` and share each step's `batch_size` evaluations between inputs (`lax.map`).
+`(n, d)`, split them over every device with [`jaxbd.sharding.sharded_map`][] (a one-dimensional
+`jax.sharding.Mesh`, argument `mesh=`; default all of `jax.devices()`), and on each device share
+each step's `batch_size` evaluations between inputs (`lax.map`). Row `i` always uses
+`jr.fold_in(key, i)`, so results are the same on any number of devices (tested on 4 forced CPU
+devices).
 """
 
 import math
@@ -82,9 +86,11 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import scipy.stats
+from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._validate import check_finite, check_int_range, is_concrete
+from .sharding import batch_mesh, sharded_map
 
 
 __all__ = [
@@ -215,19 +221,37 @@ def _label_index_fn(kind: str, num_classes: int):
     return lambda s: jax.nn.one_hot(jnp.argmax(s), num_classes, dtype=jnp.int32)
 
 
-def _map_inputs(one, x, *, batch_size: int, draws: int):
-    """`lax.map(one, (i, x[i]))` over the rows of `x`, `batch_size // draws` rows per step.
+def _check_mesh(mesh) -> Mesh:
+    """`mesh` as given (validated), or [`jaxbd.sharding.batch_mesh`][] over all devices."""
+    if mesh is None:
+        return batch_mesh()
+    if not isinstance(mesh, Mesh) or mesh.axis_names != ("batch",):
+        names = getattr(mesh, "axis_names", None)
+        raise ValueError(
+            "`mesh` must be a one-dimensional jax.sharding.Mesh with axis 'batch' (see "
+            f"jaxbd.sharding.batch_mesh), got {type(mesh).__name__} with axes {names}."
+        )
+    return mesh
 
-    Rows are padded (repeating the last) to a multiple of the step so one body is compiled;
-    padding is dropped. A step evaluates at most `max(batch_size, min(batch_size, draws))`
-    noisy inputs, so memory is bounded by `batch_size` whatever `n` and `draws` are.
+
+def _map_inputs(one, x, *, batch_size: int, draws: int, mesh: Mesh):
+    """`one((i, x[i]))` for every row of `x`, the rows split over the devices of `mesh`.
+
+    Each device gets `ceil(n / num_devices)` rows and runs them through `lax.map` with
+    `batch_size // draws` rows per step ([`jaxbd.sharding.sharded_map`][] with `batch_size`), so
+    a step evaluates at most `max(batch_size, min(batch_size, draws))` noisy inputs *per
+    device*: memory is bounded by `batch_size` whatever `n` and `draws` are. Rows are padded
+    (repeating the last) to a whole number of steps on every device so one body is compiled;
+    the row index `i` (hence the key `fold_in(key, i)`) is the true row index, and the padding is
+    dropped. On one device this is the single `lax.map` it always was.
     """
     n = x.shape[0]
-    step = min(n, max(1, batch_size // min(batch_size, draws)))
-    padded = -(-n // step) * step
+    per_device = -(-n // mesh.devices.size)
+    step = min(per_device, max(1, batch_size // min(batch_size, draws)))
+    padded = -(-per_device // step) * step * mesh.devices.size
     idx = jnp.arange(padded, dtype=jnp.int32)
     xs = jnp.concatenate([x, jnp.broadcast_to(x[-1:], (padded - n,) + x.shape[1:])])
-    out = jax.lax.map(one, (idx, xs), batch_size=step)
+    out = sharded_map(lambda i, xi: one((i, xi)), idx, xs, mesh=mesh, batch_size=step)
     return jax.tree_util.tree_map(lambda a: a[:n], out)
 
 
@@ -331,10 +355,13 @@ def smooth_batch(
     output: str | None = None,
     bound: float = 1.0,
     batch_size: int = 4096,
+    mesh: Mesh | None = None,
 ) -> Array:
     """[`smooth`][] for each row of `x`; row `i` uses `jr.fold_in(key, i)` (equal to
-    `smooth(jr.fold_in(key, i), model, x[i], ...)`). Memory `O(batch_size)` model evaluations.
-    **Returns:** `(n,)` or `(n, c)`."""
+    `smooth(jr.fold_in(key, i), model, x[i], ...)`). The rows are split over the devices of
+    `mesh` (default: [`jaxbd.sharding.batch_mesh`][] over all of `jax.devices()`) with
+    [`jaxbd.sharding.sharded_map`][]; results do not depend on the mesh. Memory `O(batch_size)`
+    model evaluations per device. **Returns:** `(n,)` or `(n, c)`."""
     x, sigma = _prepare(x, sigma, 2)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _smooth_setup(model, x[0], output, bound)
@@ -347,11 +374,12 @@ def smooth_batch(
         output=output,
         bound=float(bound),
         batch_size=batch_size,
+        mesh=_check_mesh(mesh),
     )
 
 
 @eqx.filter_jit
-def _smooth_batch_jit(key, model, x, sigma, *, num_samples, output, bound, batch_size):
+def _smooth_batch_jit(key, model, x, sigma, *, num_samples, output, bound, batch_size, mesh):
     def one(args):
         i, xi = args
         return _smooth_jit(
@@ -365,7 +393,7 @@ def _smooth_batch_jit(key, model, x, sigma, *, num_samples, output, bound, batch
             batch_size=batch_size,
         )
 
-    return _map_inputs(one, x, batch_size=batch_size, draws=num_samples)
+    return _map_inputs(one, x, batch_size=batch_size, draws=num_samples, mesh=mesh)
 
 
 def class_counts(
@@ -497,20 +525,30 @@ def predict_batch(
     num_samples: int,
     alpha: float,
     batch_size: int = 4096,
+    mesh: Mesh | None = None,
 ) -> Array:
-    """[`predict`][] for each row of `x` (row `i` with key `jr.fold_in(key, i)`). **Returns:**
-    labels `(n,)` (dtype as in [`predict`][]); memory `O(batch_size)` model evaluations."""
+    """[`predict`][] for each row of `x` (row `i` with key `jr.fold_in(key, i)`), the rows
+    split over the devices of `mesh` (default: all devices; see [`smooth_batch`][]).
+    **Returns:** labels `(n,)` (dtype as in [`predict`][]); memory `O(batch_size)` model
+    evaluations per device."""
     x, sigma = _prepare(x, sigma, 2)
     alpha = _check_alpha(alpha)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _output_kind(model, x[0])
     return _predict_batch_jit(
-        key, model, x, sigma, num_samples=num_samples, alpha=alpha, batch_size=batch_size
+        key,
+        model,
+        x,
+        sigma,
+        num_samples=num_samples,
+        alpha=alpha,
+        batch_size=batch_size,
+        mesh=_check_mesh(mesh),
     )
 
 
 @eqx.filter_jit
-def _predict_batch_jit(key, model, x, sigma, *, num_samples, alpha, batch_size):
+def _predict_batch_jit(key, model, x, sigma, *, num_samples, alpha, batch_size, mesh):
     def one(args):
         i, xi = args
         return _predict_one(
@@ -523,7 +561,7 @@ def _predict_batch_jit(key, model, x, sigma, *, num_samples, alpha, batch_size):
             batch_size=batch_size,
         )
 
-    return _map_inputs(one, x, batch_size=batch_size, draws=num_samples)
+    return _map_inputs(one, x, batch_size=batch_size, draws=num_samples, mesh=mesh)
 
 
 def _certify_one(key, model, x, sigma, *, n0, num_samples, alpha, batch_size):
@@ -614,20 +652,31 @@ def certify_batch(
     num_samples: int,
     alpha: float,
     batch_size: int = 4096,
+    mesh: Mesh | None = None,
 ) -> tuple[Array, Array]:
-    """[`certify`][] for each row of `x` (row `i` with key `jr.fold_in(key, i)`). **Returns:**
-    `(labels (n,), radii (n,))`; memory `O(batch_size)` model evaluations."""
+    """[`certify`][] for each row of `x` (row `i` with key `jr.fold_in(key, i)`), the rows
+    split over the devices of `mesh` (default: all devices; see [`smooth_batch`][]); the
+    Clopper–Pearson bound runs as a host callback on each device's rows. **Returns:**
+    `(labels (n,), radii (n,))`; memory `O(batch_size)` model evaluations per device."""
     x, sigma = _prepare(x, sigma, 2)
     alpha = _check_alpha(alpha)
     n0, num_samples, batch_size = _check_certify_sizes(n0, num_samples, batch_size)
     _output_kind(model, x[0])
     return _certify_batch_jit(
-        key, model, x, sigma, n0=n0, num_samples=num_samples, alpha=alpha, batch_size=batch_size
+        key,
+        model,
+        x,
+        sigma,
+        n0=n0,
+        num_samples=num_samples,
+        alpha=alpha,
+        batch_size=batch_size,
+        mesh=_check_mesh(mesh),
     )
 
 
 @eqx.filter_jit
-def _certify_batch_jit(key, model, x, sigma, *, n0, num_samples, alpha, batch_size):
+def _certify_batch_jit(key, model, x, sigma, *, n0, num_samples, alpha, batch_size, mesh):
     def one(args):
         i, xi = args
         return _certify_one(
@@ -641,7 +690,7 @@ def _certify_batch_jit(key, model, x, sigma, *, n0, num_samples, alpha, batch_si
             batch_size=batch_size,
         )
 
-    return _map_inputs(one, x, batch_size=batch_size, draws=n0 + num_samples)
+    return _map_inputs(one, x, batch_size=batch_size, draws=n0 + num_samples, mesh=mesh)
 
 
 # ----------------------------------------------------------------------------- bounds

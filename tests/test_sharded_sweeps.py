@@ -1,0 +1,102 @@
+"""Sweeps sharded with `jaxbd.sharding.sharded_map` (issue #8): smoothing over many inputs and the
+experiments' per-seed pipelines. On 4 forced CPU devices (a subprocess with
+`XLA_FLAGS=--xla_force_host_platform_device_count=4`) they equal the single-device results."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+from helpers import bad_input, linear
+from jax.sharding import Mesh
+
+from jaxbd import smoothing as S
+from jaxbd.sharding import batch_mesh
+
+
+_SMOOTHING = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp, jax.random as jr, numpy as np
+    from helpers import linear
+    from jaxbd import smoothing as S
+    from jaxbd.sharding import batch_mesh
+    assert len(jax.devices()) == 4, jax.devices()
+    one = batch_mesh(jax.devices()[:1])
+    model = linear(3)
+    x = jr.normal(jr.key(0), (10, 3))  # 10 rows, not a multiple of 4: exercises the padding
+    # batch_size 64 with 100-220 draws: one row per step, several steps per device.
+    kw = dict(sigma=0.7, batch_size=64)
+    calls = {
+        "smooth": lambda m: S.smooth_batch(jr.key(1), model, x, num_samples=100, mesh=m, **kw),
+        "predict": lambda m: S.predict_batch(
+            jr.key(2), model, x, num_samples=200, alpha=0.01, mesh=m, **kw
+        ),
+        "certify": lambda m: S.certify_batch(
+            jr.key(3), model, x, n0=20, num_samples=200, alpha=0.01, mesh=m, **kw
+        ),
+        # Many rows per step (8 draws each).
+        "smooth_rows": lambda m: S.smooth_batch(
+            jr.key(4), model, x, sigma=0.7, num_samples=8, batch_size=32, mesh=m
+        ),
+    }
+    for name, call in calls.items():
+        ref, got = call(one), call(None)
+        for r, g in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(got)):
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(r), err_msg=name)
+    # Row i uses fold_in(key, i), whatever the device count.
+    np.testing.assert_allclose(
+        float(S.smooth(jr.fold_in(jr.key(1), 9), model, x[9], sigma=0.7, num_samples=100)),
+        float(calls["smooth"](None)[9]),
+        rtol=1e-6,
+    )
+    print("OK")
+    """
+)
+
+
+def _run_on_four_devices(script: str) -> str:
+    env = dict(
+        os.environ,
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        JAX_PLATFORMS="cpu",
+        PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_smoothing_batches_over_four_cpu_devices_equal_single_device():
+    assert _run_on_four_devices(_SMOOTHING).startswith("OK")
+
+
+@pytest.mark.parametrize("fn", ["smooth_batch", "predict_batch", "certify_batch"])
+def test_mesh_is_validated(fn):
+    model, x = linear(3), jnp.zeros((2, 3))
+    kw = {
+        "smooth_batch": {},
+        "predict_batch": {"alpha": 0.01},
+        "certify_batch": {"n0": 5, "alpha": 0.01},
+    }[fn]
+    call = lambda mesh: getattr(S, fn)(
+        jr.key(0), model, x, sigma=1.0, num_samples=10, mesh=mesh, **kw
+    )
+    devices = np.asarray(jax.devices()[:1])
+    for bad in (
+        Mesh(devices.reshape(1, 1), ("batch", "model")),  # two-dimensional
+        Mesh(devices, ("data",)),  # wrong axis name
+        "batch",  # not a mesh
+    ):
+        bad_input(lambda bad=bad: call(bad), "`mesh`")
+    # An explicit one-device mesh gives the default's numbers.
+    np.testing.assert_array_equal(
+        np.asarray(jax.tree_util.tree_leaves(call(batch_mesh(jax.devices()[:1])))[0]),
+        np.asarray(jax.tree_util.tree_leaves(call(None))[0]),
+    )
