@@ -41,7 +41,6 @@ is bounded by the batch, not by `num_candidates`.
 """
 
 import dataclasses
-import functools
 import math
 
 import equinox as eqx
@@ -49,9 +48,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jax.sharding import Mesh
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._validate import check_example, check_int_range, check_matrix, check_positive, check_xy
+from .sharding import sharded_map
 
 
 __all__ = [
@@ -245,10 +246,11 @@ def candidate_direction(key: PRNGKeyArray, index, dim: int, dtype=jnp.float32) -
 _PAD = 32  # rows are padded to a multiple of this (class -1), so similar sizes share a compile
 
 
-def _pad_rows(x: np.ndarray, c: np.ndarray):
-    """Pad `(x, c)` to a multiple of `_PAD` rows; padded rows have class -1 and are ignored."""
+def _pad_rows(x: np.ndarray, c: np.ndarray, total: int | None = None):
+    """Pad `(x, c)` to `total` rows (default: the next multiple of `_PAD`); padded rows have
+    class -1 and are ignored."""
     n = x.shape[0]
-    total = -(-n // _PAD) * _PAD
+    total = -(-n // _PAD) * _PAD if total is None else total
     xp = np.zeros((total,) + x.shape[1:], x.dtype)
     xp[:n] = x
     cp = np.full((total,), -1, np.int32)
@@ -256,59 +258,138 @@ def _pad_rows(x: np.ndarray, c: np.ndarray):
     return jnp.asarray(xp), jnp.asarray(cp)
 
 
-def _masked_proj(x, c, w):
-    """Projections with padded rows (class -1) moved to +inf, i.e. after every real point."""
-    return jnp.where(c >= 0, _dot(x, w), jnp.inf)
+def _sort_columns(keys: Array) -> tuple[Array, Array]:
+    r"""Stable ascending sort of every column of `keys` `(m, B)`, `m` a power of two: the sorted
+    keys and the row each came from (ties by row index, as a stable `argsort`).
+
+    A bitonic sorting network (Batcher 1968): $\log_2 m\,(\log_2 m + 1)/2$ data-independent
+    compare-exchange stages, each an elementwise operation over the whole `(m, B)` block with
+    the `B` candidates on the minor (vector) axis. The candidate search sorts ~300 projections
+    for each of thousands of candidates; XLA:CPU's general sort runs one comparator call per
+    comparison and measured about 3x slower on such blocks (`benchmarks/bench_memorizing.py`).
+    """
+    m = keys.shape[0]
+    if m & (m - 1):
+        raise ValueError(f"`_sort_columns` needs a power-of-two length, got {m}.")
+    rows = jnp.broadcast_to(jnp.arange(m, dtype=jnp.int32)[:, None], keys.shape)
+    size = 2
+    while size <= m:
+        stride = size // 2
+        while stride >= 1:
+            shape = (m // (2 * stride), 2, stride) + keys.shape[1:]
+            k, r = keys.reshape(shape), rows.reshape(shape)
+            k0, k1, r0, r1 = k[:, 0], k[:, 1], r[:, 0], r[:, 1]
+            start = jnp.arange(m // (2 * stride), dtype=jnp.int32) * (2 * stride)
+            up = ((start & size) == 0).reshape((-1, 1) + (1,) * (keys.ndim - 1))
+            greater = (k0 > k1) | ((k0 == k1) & (r0 > r1))
+            swap = jnp.where(up, greater, ~greater)
+            keys = jnp.stack([jnp.where(swap, k1, k0), jnp.where(swap, k0, k1)], 1)
+            rows = jnp.stack([jnp.where(swap, r1, r0), jnp.where(swap, r0, r1)], 1)
+            keys, rows = keys.reshape((m,) + keys.shape[3:]), rows.reshape((m,) + rows.shape[3:])
+            stride //= 2
+        size *= 2
+    return keys, rows
 
 
-def _nn1d_sorted(ps, cs, q, c_q, dtype):
-    n = ps.shape[0]
-    idx = jnp.searchsorted(ps, q)
-    left = jnp.clip(idx - 1, 0, n - 1)
-    right = jnp.clip(idx, 0, n - 1)
-    pick = jnp.where(jnp.abs(q - ps[left]) <= jnp.abs(ps[right] - q), left, right)
-    real = c_q >= 0
-    hits = jnp.sum(((cs[pick] == c_q) & real).astype(dtype))
-    return hits / jnp.sum(real.astype(dtype))
+def _count_below(ps: Array, q: Array) -> Array:
+    """`searchsorted(ps[:, b], q[:, b], side="left")` for every column `b`: branch-free
+    bisection over the sorted, power-of-two-long columns of `ps` `(m, B)`; `q` is `(k, B)`."""
+    m = ps.shape[0]
+    pos = jnp.zeros(q.shape, jnp.int32)
+    step = m // 2
+    while step >= 1:
+        probe = jnp.take_along_axis(ps, pos + step - 1, axis=0)
+        pos = jnp.where(probe < q, pos + step, pos)
+        step //= 2
+    last = jnp.take_along_axis(ps, pos, axis=0)  # pos <= m - 1 here; one more step for m
+    return jnp.where(last < q, pos + 1, pos)
 
 
-def _nn1d_accuracy(w, x_ref, c_ref, x_q, c_q):
-    """Accuracy on `(x_q, c_q)` of the slicing rule built from `(x_ref, c_ref)` along `w`:
-    the label of the slice holding $w\\cdot x$, i.e. of the nearest reference projection."""
-    pr = _masked_proj(x_ref, c_ref, w)
-    order = jnp.argsort(pr)
-    return _nn1d_sorted(pr[order], c_ref[order], _dot(x_q, w), c_q, x_ref.dtype)
+def _running(op, a: Array, fill) -> Array:
+    """Inclusive running `op` (max/min) down axis 0 by recursive doubling: `log2(m)` shifted
+    elementwise steps (XLA:CPU lowers `lax.cummax` to a much slower windowed reduction here)."""
+    m, shift = a.shape[0], 1
+    while shift < m:
+        pad = jnp.full((shift,) + a.shape[1:], fill, a.dtype)
+        a = op(a, jnp.concatenate([pad, a[:-shift]]))
+        shift *= 2
+    return a
 
 
-@functools.partial(jax.jit, static_argnames=("num_candidates", "batch_size"))
-def _scan(key, x, cls, fit_split, eval_split, *, num_candidates: int, batch_size: int):
-    d = x.shape[1]
-    nan = jnp.full((), jnp.nan, x.dtype)
-    eps = jnp.finfo(x.dtype).eps
+class _SearchBlock(eqx.Module):
+    """Scores `batch` consecutive candidates of a search (see [`candidate_search`][]).
 
-    def one(i):
-        w = candidate_direction(key, i, d, x.dtype)
-        # Validity and number of slices on the full training set (one sort, reused for eval).
-        p = _masked_proj(x, cls, w)
-        a = _dot(jnp.abs(x), jnp.abs(w))
-        order = jnp.argsort(p)
-        ps, cs, as_ = p[order], cls[order], a[order]
+    One block is an `(m, batch)` computation: the projections of every training point on every
+    candidate are one matmul, sorted column-wise by [`_sort_columns`][], and every score is read
+    from the sorted columns:
+
+    - `valid` / `num_slices`: consecutive projections of different classes must differ by more
+      than the tolerance of the module docstring; their number is the number of slices.
+    - `val_accuracy` (rule fitted on the fit rows, scored on the validation rows): both are rows
+      of the same sorted column, so a validation point's nearest fit projection is the previous
+      or the next fit row in that column (running max/min of fit positions), no second sort.
+      Where a fit and a validation projection are exactly equal, the tie may resolve differently
+      from sorting the fit rows alone; for a *valid* candidate tied points have the same class,
+      so the score is the same either way.
+    - `eval_accuracy` (rule fitted on all rows): bisection of the evaluation projections into the
+      sorted column, nearest neighbour with ties to the left, as `np.searchsorted` would.
+    """
+
+    key: PRNGKeyArray
+    x: Array  # (m, d), rows past the data are zero with class -1
+    cls: Array  # (m,) class index, -1 for padding
+    role: Array | None  # (m,) 1 fit row, 2 validation row, 0 otherwise; None: no validation
+    eval_x: Array | None
+    eval_cls: Array | None
+    batch: int = eqx.field(static=True)
+
+    def __call__(self, first: Array):
+        x, cls, dtype = self.x, self.cls, self.x.dtype
+        m, d = x.shape
+        idx = first + jnp.arange(self.batch, dtype=jnp.int32)
+        w = jax.vmap(lambda i: candidate_direction(self.key, i, d, dtype))(idx).T  # (d, B)
+        real = (cls >= 0)[:, None]
+        p = jnp.where(real, _dot(x, w), jnp.inf)
+        ps, order = _sort_columns(p)
+        cs = cls[order]
+        a = jnp.take_along_axis(_dot(jnp.abs(x), jnp.abs(w)), order, axis=0)
         change = (cs[1:] != cs[:-1]) & (cs[1:] >= 0)
-        tol = EQUAL_TOLERANCE * eps * (as_[1:] + as_[:-1])
-        ok = jnp.all(~change | ((ps[1:] - ps[:-1]) > tol))
-        m = jnp.sum(change).astype(jnp.int32)
-        val = nan if fit_split is None else _nn1d_accuracy(w, *fit_split)
-        if eval_split is None:
-            ev = nan
-        else:
-            ev = _nn1d_sorted(ps, cs, _dot(eval_split[0], w), eval_split[1], x.dtype)
-        return ok, m, val, ev
+        tol = EQUAL_TOLERANCE * jnp.finfo(dtype).eps * (a[1:] + a[:-1])
+        ok = jnp.all(~change | ((ps[1:] - ps[:-1]) > tol), axis=0)
+        num_slices = jnp.sum(change, axis=0, dtype=jnp.int32)
+        nan = jnp.full((self.batch,), jnp.nan, dtype)
+        val = nan if self.role is None else self._val_accuracy(ps, cs, self.role[order])
+        ev = nan if self.eval_x is None else self._eval_accuracy(ps, cs, w)
+        return ok, num_slices, val, ev
 
-    # Pad to whole batches so `lax.map` compiles its body once (no remainder branch).
-    batch = min(batch_size, num_candidates)
-    total = -(-num_candidates // batch) * batch
-    out = jax.lax.map(one, jnp.arange(total, dtype=jnp.int32), batch_size=batch)
-    return jax.tree_util.tree_map(lambda o: o[:num_candidates], out)
+    def _val_accuracy(self, ps, cs, role):
+        m = ps.shape[0]
+        pos = jnp.broadcast_to(jnp.arange(m, dtype=jnp.int32)[:, None], ps.shape)
+        fit = role == 1
+        prev = _running(jnp.maximum, jnp.where(fit, pos, -1), -1)
+        nxt = _running(jnp.minimum, jnp.where(fit, pos, m)[::-1], m)[::-1]
+        # strictly before / after each position (a validation row is never a fit row)
+        left, right = jnp.clip(prev, 0, m - 1), jnp.clip(nxt, 0, m - 1)
+        lv = jnp.where(prev >= 0, jnp.take_along_axis(ps, left, axis=0), -jnp.inf)
+        rv = jnp.where(nxt < m, jnp.take_along_axis(ps, right, axis=0), jnp.inf)
+        pick = jnp.where(ps - lv <= rv - ps, left, right)
+        val = role == 2
+        picked = jnp.take_along_axis(cs, pick, axis=0)
+        hits = jnp.sum((val & (picked == cs)).astype(ps.dtype), axis=0)
+        return hits / jnp.sum(val.astype(ps.dtype), axis=0)
+
+    def _eval_accuracy(self, ps, cs, w):
+        m = ps.shape[0]
+        q = _dot(self.eval_x, w)  # (k, B)
+        i = _count_below(ps, q)
+        left, right = jnp.clip(i - 1, 0, m - 1), jnp.clip(i, 0, m - 1)
+        lv = jnp.take_along_axis(ps, left, axis=0)
+        rv = jnp.take_along_axis(ps, right, axis=0)
+        pick = jnp.where(jnp.abs(q - lv) <= jnp.abs(rv - q), left, right)
+        real = (self.eval_cls >= 0)[:, None]
+        picked = jnp.take_along_axis(cs, pick, axis=0)
+        hits = jnp.sum((real & (picked == self.eval_cls[:, None])).astype(ps.dtype), axis=0)
+        return hits / jnp.sum(real.astype(ps.dtype))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,12 +461,16 @@ def candidate_search(
     validation_fraction: float | None = 0.2,
     x_eval: Float[ArrayLike, "k d"] | None = None,
     y_eval: ArrayLike | None = None,
+    mesh: Mesh | None = None,
 ) -> CandidateScores:
     """Score `num_candidates` random directions $w \\sim N(0, I)$ (Leonardis §4–§5).
 
-    One compiled computation: `lax.map` over candidate indices with `batch_size`, each
-    candidate drawn from `fold_in(key, i)` (see [`candidate_direction`][]), so peak memory is
-    `O(batch_size · n)` whatever `num_candidates` is.
+    One compiled computation over blocks of `batch_size` consecutive candidates, candidate `i`
+    drawn from `fold_in(key, i)` (see [`candidate_direction`][]). A block is one matmul, a
+    column-wise sorting network and elementwise reads of the sorted columns (`_SearchBlock`);
+    blocks run one after another on each device (`lax.map`), so peak memory is
+    `O(batch_size · n)` whatever `num_candidates` is, and the blocks are split over the devices
+    of `mesh` by [`jaxbd.sharding.sharded_map`][] (results do not depend on the device count).
 
     **Arguments:**
 
@@ -395,25 +480,31 @@ def candidate_search(
     - `num_candidates`, `batch_size`: ints >= 1.
     - `validation_fraction`: fraction of `x` held out to score the slicing rule (`None`: skip).
     - `x_eval`, `y_eval`: optional evaluation data (e.g. the test set).
+    - `mesh`: a one-dimensional device mesh (default: all of `jax.devices()`).
 
-    **Returns:** [`CandidateScores`][].
+    **Returns:** [`CandidateScores`][]. `val_accuracy`/`eval_accuracy` are exact for valid
+    candidates; for an invalid one (points of different classes with equal projections) the
+    nearest-projection rule is ambiguous and ties resolve by row order.
     """
     x, y, task, c = check_xy(x, y)
     num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
     batch_size = check_int_range(batch_size, "batch_size", low=1)
     cls_np = _class_index(y, task)
-    x_np = np.asarray(x)
-    fit_split = None
+    n = x.shape[0]
+    rows = 1 << max(1, (n - 1).bit_length())  # a power of two for the sorting network
+    role = None
     if validation_fraction is not None:
         if not 0.0 < float(validation_fraction) < 1.0:
             raise ValueError(
                 f"`validation_fraction` must be in (0, 1), got {validation_fraction!r}."
             )
-        if x.shape[0] < 2:
+        if n < 2:
             raise ValueError("`x` needs at least 2 examples for a validation split.")
-        tr, va = _split(jr.fold_in(key, 2**31 - 1), x.shape[0], float(validation_fraction))
-        fit_split = _pad_rows(x_np[tr], cls_np[tr]) + _pad_rows(x_np[va], cls_np[va])
-    eval_split = None
+        tr, va = _split(jr.fold_in(key, 2**31 - 1), n, float(validation_fraction))
+        role_np = np.zeros(rows, np.int32)
+        role_np[tr], role_np[va] = 1, 2
+        role = jnp.asarray(role_np)
+    eval_x = eval_cls = None
     if x_eval is not None:
         if y_eval is None:
             raise ValueError("`y_eval` is required with `x_eval`.")
@@ -423,17 +514,14 @@ def candidate_search(
         y_eval, task_e, _ = check_xy(x_eval, y_eval)[1:]
         if task_e != task:
             raise ValueError(f"`y_eval` is a {task_e} task but `y` is {task}.")
-        eval_split = _pad_rows(np.asarray(x_eval), _class_index(y_eval, task))
-    xp, cls = _pad_rows(x_np, cls_np)
-    ok, m, val, ev = _scan(
-        key, xp, cls, fit_split, eval_split, num_candidates=num_candidates, batch_size=batch_size
-    )
-    return CandidateScores(
-        valid=np.asarray(ok),
-        num_slices=np.asarray(m),
-        val_accuracy=np.asarray(val),
-        eval_accuracy=np.asarray(ev),
-    )
+        eval_x, eval_cls = _pad_rows(np.asarray(x_eval), _class_index(y_eval, task))
+    xp, cls = _pad_rows(np.asarray(x), cls_np, rows)
+    batch = min(batch_size, num_candidates)
+    block = _SearchBlock(key, xp, cls, role, eval_x, eval_cls, batch)
+    firsts = jnp.arange(0, num_candidates, batch, dtype=jnp.int32)
+    out = sharded_map(block, firsts, mesh=mesh, batch_size=1)
+    ok, m, val, ev = (np.asarray(o).reshape(-1)[:num_candidates] for o in out)
+    return CandidateScores(valid=ok, num_slices=m, val_accuracy=val, eval_accuracy=ev)
 
 
 # ----------------------------------------------------------------------------- construction
