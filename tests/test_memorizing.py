@@ -311,3 +311,38 @@ def test_experiments_quick():
         res = get(name).run(Context(quick=True, show_progress=False))
         assert res.claims and res.tables and res.figures
         assert all(c.holds in (True, False, None) for c in res.claims)
+
+
+_SHARDED_SCRIPT = """
+import jax, jax.numpy as jnp, jax.random as jr, numpy as np
+from jaxbd import memorizing as mz, sharding
+assert len(jax.devices()) == 4, jax.devices()
+rng = np.random.default_rng(0)
+x = jnp.asarray(rng.standard_normal((40, 5)).astype(np.float32))
+y = jnp.asarray(np.where(rng.random(40) < 0.5, 1.0, -1.0).astype(np.float32))
+kw = dict(num_candidates=150, batch_size=16, x_eval=x[:9], y_eval=y[:9])  # 10 blocks: padded to 12
+a = mz.candidate_search(jr.key(1), x, y, **kw)
+b = mz.candidate_search(jr.key(1), x, y, mesh=sharding.batch_mesh(jax.devices()[:1]), **kw)
+for f in ("valid", "num_slices", "val_accuracy", "eval_accuracy"):
+    np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+print("OK")
+"""
+
+
+def test_candidate_search_sharded_over_four_cpu_devices_equals_one_device():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _SHARDED_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("OK")
