@@ -114,9 +114,15 @@ def _build_relu(key, quick):
     from .. import relu
 
     ds = datasets.load("breast_cancer", seed=0, normalize="unit_norm")
-    honest = relu.train(key, ds.x_train, ds.y_train, width=300)
-    bd, bk = relu.backdoor(key, ds.x_train, ds.y_train, width=300, sparsity=3, theta=4.0)
-    base = 0.3
+    # The trained high-entropy head, as in the `relu` experiment: Alg. 7's uniform head reaches
+    # only ~0.63 clean accuracy here, too weak a model for the smoothing claims to say anything.
+    kw = dict(width=300, head="trained", head_steps=300)
+    honest = relu.train(key, ds.x_train, ds.y_train, **kw)
+    bd, bk = relu.backdoor(key, ds.x_train, ds.y_train, sparsity=3, theta=4.0, **kw)
+    # With the trained head the backdoor is only visible near λ ≈ ‖x‖ = 1 (the `relu`
+    # experiment's Claim A.4 finding; measured here: ASR 0.40 vs control 0.22–0.30 at λ = 1,
+    # 0.11 vs 0.05 at λ = 0.3), so the unsmoothed backdoor is planted at λ = 1.
+    base = 1.0
 
     def reparam(scale, sigma):
         lam = scale * sigma
