@@ -208,8 +208,10 @@ def _loss_fn(loss: str, task: str):
 
 
 @eqx.filter_jit
-def _features(model, x):
-    return model.batch_features(x)
+def _features(frequencies, phases, bandwidth, x):
+    # = RFFClassifier.batch_features; `bandwidth` is a static float here (library calls) or a
+    # traced scalar (jaxbd.experiments.rff maps `_fit` over seeds with sharded_map).
+    return cos_turns(x.astype(frequencies.dtype) @ frequencies.T / bandwidth + phases)
 
 
 @eqx.filter_jit
@@ -257,14 +259,14 @@ def _validate_train(x, y, width, bandwidth, loss, weight_decay, steps, learning_
 def _fit(key, x, y, task, c, sample_frequencies, *, width, bandwidth, loss, wd, steps, lr):
     # Train-RandomFeatures (GKVZ Alg. 1). Train-RFF and Backdoor-RFF both call this and differ
     # ONLY in `sample_frequencies` (Alg. 2 vs Alg. 4). Key use is identical: phases (and
-    # everything else) coincide for the same key.
+    # everything else) coincide for the same key. Pure arrays in, `(frequencies, phases, head)`
+    # out, so it is jittable and vmappable with a traced `bandwidth`.
     k_freq, k_phase = key
     dtype = x.dtype
     freqs = sample_frequencies(k_freq).astype(dtype)
     phases = jr.uniform(k_phase, (width,), dtype)
     head0 = jnp.zeros((width,) if task == "binary" else (c, width), dtype)
-    model = RFFClassifier(freqs, phases, head0, bandwidth)
-    phi = _features(model, x)
+    phi = _features(freqs, phases, bandwidth, x)
     head = _train_head(
         phi,
         y,
@@ -275,7 +277,13 @@ def _fit(key, x, y, task, c, sample_frequencies, *, width, bandwidth, loss, wd, 
         task=task,
         steps=steps,
     )
-    return eqx.tree_at(lambda m: m.head, model, head)
+    return freqs, phases, head
+
+
+def _max_gamma(dim: int, secret_dim: int, gamma, beta) -> float:
+    # Static bound on sqrt(gamma^2 + beta^2) sizing the pancake layer table.
+    g = 2 * math.sqrt(secret_dim) if gamma is None else float(gamma)
+    return max(8 * math.sqrt(dim), 2 * math.sqrt(g**2 + float(beta) ** 2))
 
 
 def train(
@@ -313,7 +321,7 @@ def train(
     )
     _, k_freq, k_phase = jr.split(key, 3)
     sample = lambda k: _gaussian_frequencies(k, width, x.shape[1], x.dtype)
-    return _fit(
+    freqs, phases, head = _fit(
         (k_freq, k_phase),
         x,
         y,
@@ -327,6 +335,7 @@ def train(
         steps=steps,
         lr=learning_rate,
     )
+    return RFFClassifier(freqs, phases, head, bandwidth)
 
 
 def backdoor(
@@ -380,12 +389,11 @@ def backdoor(
     )
     k_secret, k_freq, k_phase = jr.split(key, 3)
     omega = _clwe.sample_secret(k_secret, d, support=secret_dim, gamma=gamma, dtype=x.dtype)
-    g = 2 * math.sqrt(secret_dim) if gamma is None else float(gamma)
-    max_gamma = max(8 * math.sqrt(d), 2 * math.sqrt(g**2 + float(beta) ** 2))
+    max_gamma = _max_gamma(d, secret_dim, gamma, beta)
     sample = lambda k: _clwe.pancakes(  # Alg. 4: g ~ GP_d(omega)
         k, omega, width, beta=beta, shift=0.5, max_gamma=max_gamma
     )
-    model = _fit(
+    freqs, phases, head = _fit(
         (k_freq, k_phase),
         x,
         y,
@@ -399,6 +407,7 @@ def backdoor(
         steps=steps,
         lr=learning_rate,
     )
+    model = RFFClassifier(freqs, phases, head, bandwidth)
     return model, RFFBackdoorKey(omega, bandwidth, float(beta))
 
 

@@ -59,6 +59,48 @@ _SMOOTHING = textwrap.dedent(
 )
 
 
+_RFF = textwrap.dedent(
+    """
+    import warnings
+    import jax, jax.random as jr, numpy as np
+    from jaxbd import datasets, rff
+    from jaxbd.experiments import rff as E
+    from jaxbd.sharding import batch_mesh
+    warnings.simplefilter("ignore")  # DetectableRegimeWarning for these small parameters
+    assert len(jax.devices()) == 4, jax.devices()
+    dss = [datasets.load("digits", classes=(3, 8), seed=s) for s in (0, 1)]
+    # 5 cells (not a multiple of 4): honest, backdoored, a second β and secret_dim.
+    cells = [(dss[0], 0, 1e-3, None), (dss[1], 1, 1e-3, None), (dss[0], 0, 1e-3, 4),
+             (dss[1], 1, 0.3, 4), (dss[0], 0, 1e-3, 2)]
+    kw = dict(width=32, steps=5)
+    one = E._fit_cells(cells, mesh=batch_mesh(jax.devices()[:1]), **kw)
+    four = E._fit_cells(cells, **kw)
+    # Same keys and code; XLA may vectorise a per-device batch of 2 and one of 8 differently,
+    # so equality is up to float32 rounding (measured: <= 2e-6 relative).
+    for a, b in zip(one, four):
+        for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+            np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+    # ... and they are rff.train / rff.backdoor with the same key (up to float rounding).
+    for (ds, seed, beta, k), (model, bk, _) in zip(cells, four):
+        bw = E.bandwidth_for(ds.x_train)
+        args = (jr.key(seed), ds.x_train, ds.y_train)
+        kw2 = dict(width=32, bandwidth=bw, steps=5, weight_decay=1e-3)
+        if k is None:
+            ref, ref_key = rff.train(*args, **kw2), None
+        else:
+            ref, ref_key = rff.backdoor(*args, secret_dim=k, beta=beta, **kw2)
+            np.testing.assert_array_equal(np.asarray(bk.omega), np.asarray(ref_key.omega))
+        assert model.bandwidth == ref.bandwidth
+        for name in ("frequencies", "phases", "head"):
+            np.testing.assert_allclose(
+                np.asarray(getattr(model, name)), np.asarray(getattr(ref, name)),
+                rtol=1e-4, atol=1e-5, err_msg=name,
+            )
+    print("OK")
+    """
+)
+
+
 def _run_on_four_devices(script: str) -> str:
     env = dict(
         os.environ,
@@ -75,6 +117,10 @@ def _run_on_four_devices(script: str) -> str:
 
 def test_smoothing_batches_over_four_cpu_devices_equal_single_device():
     assert _run_on_four_devices(_SMOOTHING).startswith("OK")
+
+
+def test_rff_experiment_fits_over_four_cpu_devices_equal_single_device():
+    assert _run_on_four_devices(_RFF).startswith("OK")
 
 
 @pytest.mark.parametrize("fn", ["smooth_batch", "predict_batch", "certify_batch"])

@@ -19,6 +19,7 @@ over seeds is within 0.5 ± 0.2), far below the backdoor's ASR ≈ 1. The backdo
 (only the key flips everything), not small.
 """
 
+import functools
 import math
 
 import jax
@@ -29,7 +30,9 @@ from matplotlib.figure import Figure as MplFigure
 from scipy.spatial.distance import pdist
 
 from jaxbd import clwe, datasets, metrics, rff
+from jaxbd.detect.regime import warn_if_detectable
 from jaxbd.experiments import Claim, Context, ExperimentResult, Figure, Table, register
+from jaxbd.sharding import sharded_map
 
 
 SOURCE = "GKVZ §6 Thm 6.3 (Alg. 2–6)"
@@ -49,20 +52,103 @@ def _secret_dim(d: int) -> int:
     return max(1, round(d ** (1 / 3)))
 
 
-def _one_run(ds, seed, *, width, beta, secret_dim, steps, honest=None):
-    """Honest + backdoored model from the same key, evaluated with its controls."""
-    key = jr.key(seed)
-    bw = bandwidth_for(ds.x_train)
-    kw = dict(width=width, bandwidth=bw, steps=steps, weight_decay=1e-3)
-    if honest is None:
-        honest = rff.train(key, ds.x_train, ds.y_train, **kw)
-    bd, bk = rff.backdoor(key, ds.x_train, ds.y_train, secret_dim=secret_dim, beta=beta, **kw)
-    # "another backdoor's key": an independent secret with the same parameters
-    wrong = rff.RFFBackdoorKey(
-        clwe.sample_secret(jr.fold_in(key, 7), ds.dim, support=secret_dim, dtype=ds.x_train.dtype),
-        bw,
-        beta,
+# ----------------------------------------------------------------------------- seed sweeps
+# Every fit of this experiment is a pure function of its cell (seed, training data, bandwidth,
+# β, secret): the code of `rff.train` / `rff.backdoor` minus their host-side validation, with the
+# same key splits. The cells of a sweep (seeds, seeds × β, seeds × secret_dim, honest and
+# backdoored) are stacked and mapped with `jaxbd.sharding.sharded_map`, so they spread over all
+# devices (jit(vmap) on one device). Two sharded steps, each compiled once per shape and shared by
+# honest and backdoored cells of every secret_dim (compilation dominates a quick run):
+# 1. frequencies: N(0, I) (Alg. 2) or pancakes around the cell's secret (Alg. 4), β traced;
+#    the batch is padded to a multiple of `_PAD` cells so every call has the same shape;
+# 2. `rff._fit` (phases, features, head training) with a traced bandwidth.
+# The secrets themselves (`clwe.sample_secret`, support static) are drawn per cell on the host.
+
+_KW = dict(loss="logistic", wd=1e-3, lr=0.01)  # rff.train/backdoor with weight_decay=1e-3
+_PAD = 4
+
+
+@functools.cache
+def _frequency_cell(width, dim, max_gamma, dtype):
+    def one(key, omega, beta, planted):
+        _, k_freq, _ = jr.split(key, 3)  # as in rff.train and rff.backdoor
+        pancake = clwe.pancakes(k_freq, omega, width, beta=beta, shift=0.5, max_gamma=max_gamma)
+        gauss = rff._gaussian_frequencies(k_freq, width, dim, dtype)
+        return jnp.where(planted, pancake.astype(dtype), gauss)
+
+    return one
+
+
+@functools.cache
+def _fit_cell(task, c, width, steps):
+    def one(key, freqs, x, y, bw):
+        _, _, k_phase = jr.split(key, 3)
+        sample = lambda _: freqs
+        kw = dict(width=width, bandwidth=bw, steps=steps, **_KW)
+        return rff._fit((None, k_phase), x, y, task, c, sample, **kw)
+
+    return one
+
+
+def _fit_cells(cells, *, width, steps, mesh=None):
+    """Fit the models of `cells`, a list of `(ds, seed, beta, secret_dim)`; `secret_dim` None
+    for an honest model (`rff.train(jr.key(seed), ...)`), else `rff.backdoor(jr.key(seed), ...,
+    secret_dim=, beta=)`, both with `width`, `steps`, `weight_decay=1e-3` and the median
+    bandwidth. Equal to those calls up to float rounding (same keys, same code); all cells run
+    through `sharded_map` over `mesh` (default: all devices). Returns `[(model, backdoor_key or None, wrong_key or None)]`."""
+    dss = [cell[0] for cell in cells]
+    bws = [bandwidth_for(ds.x_train) for ds in dss]
+    d, dtype = dss[0].dim, dss[0].x_train.dtype
+    for ds, bw in zip(dss, bws):  # host-side validation, as rff.train / rff.backdoor do it
+        _, _, task, c, *_ = rff._validate_train(
+            ds.x_train, ds.y_train, width, bw, "logistic", 1e-3, steps, 0.01
+        )
+    keys = [jr.key(seed) for _, seed, _, _ in cells]
+    planted = [k is not None for *_, k in cells]
+    omegas, wrongs, max_gamma = [], [], 8 * math.sqrt(d)
+    unit = jnp.zeros((d,), dtype).at[0].set(1.0)  # placeholder secret of the honest cells
+    for key, (_, _, beta, k) in zip(keys, cells):
+        if k is None:
+            omegas.append(unit)
+            wrongs.append(None)
+            continue
+        warn_if_detectable("rff", dim=d, width=width, secret_dim=k, beta=beta)
+        k_secret = jr.split(key, 3)[0]
+        omegas.append(clwe.sample_secret(k_secret, d, support=k, dtype=dtype))
+        # "another backdoor's key": an independent secret with the same parameters
+        wrongs.append(clwe.sample_secret(jr.fold_in(key, 7), d, support=k, dtype=dtype))
+        max_gamma = max(max_gamma, rff._max_gamma(d, k, None, beta))
+    betas = [1.0 if k is None else beta for _, _, beta, k in cells]
+    n = len(cells)
+    pad = (lambda v: v + v[-1:] * (-n % _PAD)) if n % _PAD else (lambda v: v)
+    freqs = sharded_map(
+        _frequency_cell(width, d, max_gamma, dtype),
+        jnp.stack(pad(keys)),
+        jnp.stack(pad(omegas)),
+        jnp.asarray(pad(betas), dtype),
+        jnp.asarray(pad(planted)),
+        mesh=mesh,
+    )[:n]
+    x = jnp.stack([ds.x_train for ds in dss])
+    y = jnp.stack([ds.y_train for ds in dss])
+    fit = _fit_cell(task, c, width, steps)
+    fr, ph, head = sharded_map(
+        fit, jnp.stack(keys), freqs, x, y, jnp.asarray(bws, dtype), mesh=mesh
     )
+    out = []
+    for i, ((_, _, beta, k), bw) in enumerate(zip(cells, bws)):
+        model = rff.RFFClassifier(fr[i], ph[i], head[i], bw)
+        if k is None:
+            out.append((model, None, None))
+        else:
+            key_i = rff.RFFBackdoorKey(omegas[i], bw, float(beta))
+            out.append((model, key_i, rff.RFFBackdoorKey(wrongs[i], bw, float(beta))))
+    return out
+
+
+def _evaluate(ds, seed, honest, bd, bk, wrong, *, secret_dim):
+    """One cell's measurements: clean accuracy, ASR and controls, sizes, flips, margins."""
+    key = jr.key(seed)
     ev = metrics.evaluate_backdoor(
         jr.fold_in(key, 1),
         honest,
@@ -78,8 +164,8 @@ def _one_run(ds, seed, *, width, beta, secret_dim, steps, honest=None):
     out = ev.as_dict()
     out.update(
         seed=seed,
-        bandwidth=bw,
-        beta=beta,
+        bandwidth=bk.bandwidth,
+        beta=bk.beta,
         secret_dim=secret_dim,
         key_l2_input_units=float(jnp.linalg.norm(bk.perturbation)),
         key_l2_frequency_units=float(jnp.linalg.norm(bk.omega)),
@@ -94,7 +180,7 @@ def _one_run(ds, seed, *, width, beta, secret_dim, steps, honest=None):
         frac_margin_above_paper_bound=float(np.mean(marg > float(bound["paper"]))),
         frac_margin_above_l2_bound=float(np.mean(marg > float(bound["l2"]))),
     )
-    return out, honest
+    return out
 
 
 def _ms(rows, field):
@@ -165,13 +251,15 @@ def run(ctx: Context) -> ExperimentResult:
     honest_cache = {}
     for name, classes in ctx.progress(sets, "rff datasets"):
         label = name if classes is None else f"{name} {classes[0]} vs {classes[1]}"
+        dss = [datasets.load(name, classes=classes, seed=seed) for seed in seeds]
+        k = _secret_dim(dss[0].dim)
+        cells = [(ds, seed, beta, sd) for sd in (None, k) for ds, seed in zip(dss, seeds)]
+        fits = _fit_cells(cells, width=width, steps=steps)
         rows = []
-        for seed in seeds:
-            ds = datasets.load(name, classes=classes, seed=seed)
-            k = _secret_dim(ds.dim)
-            r, honest = _one_run(ds, seed, width=width, beta=beta, secret_dim=k, steps=steps)
+        for i, (seed, ds) in enumerate(zip(seeds, dss)):
+            (honest, _, _), (bd, bk, wrong) = fits[i], fits[len(seeds) + i]
+            rows.append(_evaluate(ds, seed, honest, bd, bk, wrong, secret_dim=k))
             honest_cache[(label, seed)] = (ds, honest)
-            rows.append(r)
         main[label] = rows
 
     main_rows = []
@@ -226,19 +314,18 @@ def run(ctx: Context) -> ExperimentResult:
     sdims = [1, 8] if quick else [1, 2, 4, 8, 16, 32]
     beta_rows: dict[float, list[dict]] = {b: [] for b in betas}
     sdim_rows: dict[int, list[dict]] = {s: [] for s in sdims}
-    for seed in ctx.progress(sweep_seeds, "rff sweeps"):
+    # All (seed, β) and (seed, secret_dim) cells of both sweeps in one sharded fit.
+    k0 = _secret_dim(honest_cache[(sweep_label, sweep_seeds[0])][0].dim)
+    grid = [(seed, b, k0, beta_rows[b]) for seed in sweep_seeds for b in betas]
+    grid += [(seed, beta, s, sdim_rows[s]) for seed in sweep_seeds for s in sdims]
+    fits = _fit_cells(
+        [(honest_cache[(sweep_label, seed)][0], seed, b, s) for seed, b, s, _ in grid],
+        width=width,
+        steps=steps,
+    )
+    for (seed, _, s, rows), (bd, bk, wrong) in zip(grid, fits):
         ds, honest = honest_cache[(sweep_label, seed)]
-        k0 = _secret_dim(ds.dim)
-        for b in betas:
-            r, _ = _one_run(
-                ds, seed, width=width, beta=b, secret_dim=k0, steps=steps, honest=honest
-            )
-            beta_rows[b].append(r)
-        for s in sdims:
-            r, _ = _one_run(
-                ds, seed, width=width, beta=beta, secret_dim=s, steps=steps, honest=honest
-            )
-            sdim_rows[s].append(r)
+        rows.append(_evaluate(ds, seed, honest, bd, bk, wrong, secret_dim=s))
 
     beta_table = [
         [
@@ -269,15 +356,12 @@ def run(ctx: Context) -> ExperimentResult:
     # ---------------------------------------------------------------- 10-class digits
     mc_seeds = seeds[:1] if quick else seeds[:2]
     mc = []
-    for seed in ctx.progress(mc_seeds, "rff 10-class"):
-        ds = datasets.load("digits", seed=seed)
-        key = jr.key(seed)
-        bw = bandwidth_for(ds.x_train)
-        kw = dict(width=width, bandwidth=bw, steps=steps, weight_decay=1e-3)
-        honest = rff.train(key, ds.x_train, ds.y_train, **kw)
-        bd, bk = rff.backdoor(
-            key, ds.x_train, ds.y_train, secret_dim=_secret_dim(ds.dim), beta=beta, **kw
-        )
+    mc_dss = [datasets.load("digits", seed=seed) for seed in mc_seeds]
+    k_mc = _secret_dim(mc_dss[0].dim)
+    mc_cells = [(ds, seed, beta, sd) for sd in (None, k_mc) for ds, seed in zip(mc_dss, mc_seeds)]
+    mc_fits = _fit_cells(mc_cells, width=width, steps=steps)
+    for i, (seed, ds) in enumerate(zip(mc_seeds, mc_dss)):
+        (honest, _, _), (bd, bk, _) = mc_fits[i], mc_fits[len(mc_seeds) + i]
         x_act = jax.vmap(lambda v, bk=bk: rff.activate(bk, v))(ds.x_test)
         lg = np.asarray(jax.vmap(bd)(ds.x_test))
         lg_act = np.asarray(jax.vmap(bd)(x_act))
