@@ -231,16 +231,56 @@ def _score_scale(f):
 
 
 def _fit_head(key, g, x, y, head, head_mix, head_steps, head_lr) -> RandomReLU:
-    """Everything Train-Random-ReLU does after the first layer `g` is drawn (shared code)."""
+    """Everything Train-Random-ReLU does after the first layer `g` is drawn (shared code).
+
+    Traceable in `key`, `g`, `x`, `y` (the arguments are validated by the callers), so the
+    experiments can map it over seeds with `jaxbd.sharding.sharded_map`. The trained head runs
+    `jaxbd.finetune`'s compiled loop directly (full-batch Adam on the logistic loss): exactly
+    what `finetune(key, init, phi, y, optimizer=adam(head_lr), steps=head_steps)` does after
+    its host-side checks.
+    """
+    from .finetune import _logistic, _run, _split, trainable_spec
+
     phi = _features(g, x)
     w = jnp.full((g.shape[0],), 1.0 / g.shape[0], x.dtype)
     if head == "trained":
-        init = _head_init(phi, y, w, head_mix)
-        from .finetune import finetune
-
-        fitted = finetune(key, init, phi, y, optimizer=_adam(head_lr), steps=head_steps)
+        fitted = _head_init(phi, y, w, head_mix)
+        if head_steps > 0:
+            params, static = _split(fitted, trainable_spec(fitted))
+            params = _run(
+                key, params, static, phi, y, _adam(head_lr), _logistic, head_steps, phi.shape[0]
+            )
+            fitted = eqx.combine(params, static)
         w = fitted.weights()
     return _finish(g, phi, y, w)
+
+
+def _train_cell(key, x, y, *, width, head="uniform", head_mix=0.5, head_steps=300, head_lr=0.05):
+    """[`train`][] without its host-side validation: traceable in `key`, `x`, `y`."""
+    _, k_g, k_head = jr.split(key, 3)
+    g = jr.normal(k_g, (width, x.shape[1]), x.dtype)
+    return _fit_head(k_head, g, x, y, head, head_mix, head_steps, head_lr)
+
+
+def _backdoor_cell(
+    key,
+    x,
+    y,
+    theta,
+    *,
+    width,
+    sparsity,
+    head="uniform",
+    head_mix=0.5,
+    head_steps=300,
+    head_lr=0.05,
+):
+    """[`backdoor`][] without its host-side validation and warning: traceable in `key`, `x`,
+    `y` and `theta`. Returns `(model, secret)`."""
+    k_secret, k_g, k_head = jr.split(key, 3)
+    s = _secret(k_secret, x.shape[1], sparsity, x.dtype)
+    g = spiked_gaussian(k_g, s, width, theta=theta)
+    return _fit_head(k_head, g, x, y, head, head_mix, head_steps, head_lr), s
 
 
 @jax.jit
@@ -304,9 +344,8 @@ def train(
     **Returns:** a [`RandomReLU`][] whose `tau` maximises training accuracy.
     """
     x, y, width = _check_common(x, y, width, head, head_mix, head_steps, head_lr)
-    _, k_g, k_head = jr.split(key, 3)
-    g = jr.normal(k_g, (width, x.shape[1]), x.dtype)
-    return _fit_head(k_head, g, x, y, head, head_mix, head_steps, head_lr)
+    kw = dict(head=head, head_mix=head_mix, head_steps=head_steps, head_lr=head_lr)
+    return _train_cell(key, x, y, width=width, **kw)
 
 
 def backdoor(
@@ -341,10 +380,8 @@ def backdoor(
     from .detect.regime import warn_if_detectable
 
     warn_if_detectable("relu", dim=x.shape[1], width=width, sparsity=sparsity, theta=theta)
-    k_secret, k_g, k_head = jr.split(key, 3)
-    s = sample_sparse_secret(k_secret, x.shape[1], sparsity, dtype=x.dtype)
-    g = spiked_gaussian(k_g, s, width, theta=theta)
-    model = _fit_head(k_head, g, x, y, head, head_mix, head_steps, head_lr)
+    kw = dict(head=head, head_mix=head_mix, head_steps=head_steps, head_lr=head_lr)
+    model, s = _backdoor_cell(key, x, y, theta, width=width, sparsity=sparsity, **kw)
     return model, ReLUBackdoorKey(secret=s, theta=float(theta))
 
 

@@ -101,6 +101,45 @@ _RFF = textwrap.dedent(
 )
 
 
+_RELU = textwrap.dedent(
+    """
+    import warnings
+    import jax, jax.random as jr, numpy as np
+    from jaxbd import datasets, relu
+    from jaxbd.experiments import relu as E
+    from jaxbd.sharding import batch_mesh
+    warnings.simplefilter("ignore")  # DetectableRegimeWarning for these parameters
+    assert len(jax.devices()) == 4, jax.devices()
+    dss = [datasets.load("breast_cancer", seed=s, normalize="unit_norm") for s in (0, 1)]
+    keys = [jr.key(5), jr.key(6)]
+    # 2 seeds x (honest + 2 thetas x 2 sparsities) = 10 trained cells: not a multiple of 4.
+    kw = dict(width=16, thetas=[0.5, 3.0], sparsities=[1, 4], head="trained", steps=5)
+    one = E._fit_all(keys, dss, mesh=batch_mesh(jax.devices()[:1]), **kw)
+    four = E._fit_all(keys, dss, **kw)
+    for u, v in zip(jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(four)):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+    # ... and they are relu.train / relu.backdoor with the experiment's keys.
+    honest, uniform, backdoored = four
+    fit = dict(width=16, head="trained", head_steps=5)
+    for s, (key, ds) in enumerate(zip(keys, dss)):
+        k_honest, k_bd = jr.split(key, 4)[:2]
+        args = (ds.x_train, ds.y_train)
+        pairs = [(E._take(honest, s), relu.train(k_honest, *args, **fit)),
+                 (E._take(uniform, s), relu.train(jr.fold_in(key, 7), *args, width=16))]
+        for k in (1, 4):
+            models, secrets = backdoored[k]
+            for i, theta in enumerate((0.5, 3.0)):
+                ref, ref_key = relu.backdoor(k_bd, *args, sparsity=k, theta=theta, **fit)
+                np.testing.assert_array_equal(np.asarray(secrets[s, i]), np.asarray(ref_key.secret))
+                pairs.append((E._take(models, s, i), ref))
+        for got, ref in pairs:
+            for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
+                np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-4, atol=1e-5)
+    print("OK")
+    """
+)
+
+
 def _run_on_four_devices(script: str) -> str:
     env = dict(
         os.environ,
@@ -121,6 +160,10 @@ def test_smoothing_batches_over_four_cpu_devices_equal_single_device():
 
 def test_rff_experiment_fits_over_four_cpu_devices_equal_single_device():
     assert _run_on_four_devices(_RFF).startswith("OK")
+
+
+def test_relu_experiment_fits_over_four_cpu_devices_equal_single_device():
+    assert _run_on_four_devices(_RELU).startswith("OK")
 
 
 @pytest.mark.parametrize("fn", ["smooth_batch", "predict_batch", "certify_batch"])
