@@ -189,3 +189,35 @@ def test_mesh_is_validated(fn):
         np.asarray(jax.tree_util.tree_leaves(call(batch_mesh(jax.devices()[:1])))[0]),
         np.asarray(jax.tree_util.tree_leaves(call(None))[0]),
     )
+
+
+def test_fit_cells_with_keys_fixed_bandwidth_and_weight_decay_match_rff():
+    """The `universality` experiment's sweep: keys instead of seeds, a fixed bandwidth and
+    rff.train's default weight decay; equal to rff.train / rff.backdoor up to float rounding."""
+    import warnings
+
+    from jaxbd import datasets, rff
+    from jaxbd.experiments.rff import _fit_cells
+
+    ds = datasets.load("digits", classes=(0, 1, 2), seed=0)
+    key = jr.split(jr.key(3), 4)[0]
+    kw = dict(width=24, steps=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DetectableRegimeWarning at these small sizes
+        (h, _, _), (b, bk, _) = _fit_cells(
+            [(ds, key, 0.02, None), (ds, key, 0.02, 3)], bandwidth=30.0, weight_decay=1e-4, **kw
+        )
+        args = (key, ds.x_train, ds.y_train)
+        ref_h = rff.train(*args, bandwidth=30.0, **kw)
+        ref_b, ref_k = rff.backdoor(*args, bandwidth=30.0, secret_dim=3, beta=0.02, **kw)
+    np.testing.assert_array_equal(np.asarray(bk.omega), np.asarray(ref_k.omega))
+    for got, ref in ((h, ref_h), (b, ref_b)):
+        assert got.bandwidth == ref.bandwidth == 30.0
+        for name in ("frequencies", "phases", "head"):
+            np.testing.assert_allclose(
+                np.asarray(getattr(got, name)),
+                np.asarray(getattr(ref, name)),
+                rtol=1e-4,
+                atol=1e-5,
+                err_msg=name,
+            )

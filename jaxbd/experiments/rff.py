@@ -64,7 +64,7 @@ def _secret_dim(d: int) -> int:
 # 2. `rff._fit` (phases, features, head training) with a traced bandwidth.
 # The secrets themselves (`clwe.sample_secret`, support static) are drawn per cell on the host.
 
-_KW = dict(loss="logistic", wd=1e-3, lr=0.01)  # rff.train/backdoor with weight_decay=1e-3
+_KW = dict(loss="logistic", lr=0.01)  # rff.train/backdoor defaults (weight decay: an argument)
 _PAD = 4
 
 
@@ -80,30 +80,32 @@ def _frequency_cell(width, dim, max_gamma, dtype):
 
 
 @functools.cache
-def _fit_cell(task, c, width, steps):
+def _fit_cell(task, c, width, steps, wd):
     def one(key, freqs, x, y, bw):
         _, _, k_phase = jr.split(key, 3)
         sample = lambda _: freqs
-        kw = dict(width=width, bandwidth=bw, steps=steps, **_KW)
+        kw = dict(width=width, bandwidth=bw, steps=steps, wd=wd, **_KW)
         return rff._fit((None, k_phase), x, y, task, c, sample, **kw)
 
     return one
 
 
-def _fit_cells(cells, *, width, steps, mesh=None):
+def _fit_cells(cells, *, width, steps, mesh=None, bandwidth=None, weight_decay=1e-3):
     """Fit the models of `cells`, a list of `(ds, seed, beta, secret_dim)`; `secret_dim` None
     for an honest model (`rff.train(jr.key(seed), ...)`), else `rff.backdoor(jr.key(seed), ...,
-    secret_dim=, beta=)`, both with `width`, `steps`, `weight_decay=1e-3` and the median
-    bandwidth. Equal to those calls up to float rounding (same keys, same code); all cells run
-    through `sharded_map` over `mesh` (default: all devices). Returns `[(model, backdoor_key or None, wrong_key or None)]`."""
+    secret_dim=, beta=)`, both with `width`, `steps`, `weight_decay` and `bandwidth` (default:
+    the median bandwidth of each training set). `seed` may also be a PRNG key, used as is.
+    Equal to those calls up to float rounding (same keys, same code); all cells run through
+    `sharded_map` over `mesh` (default: all devices). Returns
+    `[(model, backdoor_key or None, wrong_key or None)]`."""
     dss = [cell[0] for cell in cells]
-    bws = [bandwidth_for(ds.x_train) for ds in dss]
+    bws = [bandwidth_for(ds.x_train) if bandwidth is None else float(bandwidth) for ds in dss]
     d, dtype = dss[0].dim, dss[0].x_train.dtype
     for ds, bw in zip(dss, bws):  # host-side validation, as rff.train / rff.backdoor do it
         _, _, task, c, *_ = rff._validate_train(
-            ds.x_train, ds.y_train, width, bw, "logistic", 1e-3, steps, 0.01
+            ds.x_train, ds.y_train, width, bw, "logistic", weight_decay, steps, 0.01
         )
-    keys = [jr.key(seed) for _, seed, _, _ in cells]
+    keys = [seed if isinstance(seed, jax.Array) else jr.key(seed) for _, seed, _, _ in cells]
     planted = [k is not None for *_, k in cells]
     omegas, wrongs, max_gamma = [], [], 8 * math.sqrt(d)
     unit = jnp.zeros((d,), dtype).at[0].set(1.0)  # placeholder secret of the honest cells
@@ -131,7 +133,7 @@ def _fit_cells(cells, *, width, steps, mesh=None):
     )[:n]
     x = jnp.stack([ds.x_train for ds in dss])
     y = jnp.stack([ds.y_train for ds in dss])
-    fit = _fit_cell(task, c, width, steps)
+    fit = _fit_cell(task, c, width, steps, float(weight_decay))
     fr, ph, head = sharded_map(
         fit, jnp.stack(keys), freqs, x, y, jnp.asarray(bws, dtype), mesh=mesh
     )
