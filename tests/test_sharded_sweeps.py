@@ -140,6 +140,47 @@ _RELU = textwrap.dedent(
 )
 
 
+_FINETUNE = textwrap.dedent(
+    """
+    import warnings
+    import jax, jax.numpy as jnp, jax.random as jr, numpy as np
+    from jaxbd.experiments import finetune as E
+    from jaxbd.finetune import finetune_with_history
+    from jaxbd.sharding import batch_mesh, sharded_map
+    warnings.simplefilter("ignore")  # DetectableRegimeWarning for these parameters
+    assert len(jax.devices()) == 4, jax.devices()
+    seeds = (0, 1, 2)  # 3 seeds on 4 devices: exercises the padding
+    keys = [jr.fold_in(jr.key(s), 17) for s in seeds]
+    built = [E._build("rff", k, s, True) for k, s in zip(keys, seeds)]
+    stack = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)
+    args = (
+        jnp.stack([jr.fold_in(k, 2) for k in keys]),
+        stack([b["model"] for b in built]),
+        stack([b["ds"].x_train for b in built]),
+        stack([b["ds"].y_train for b in built]),
+        stack([b["metrics"] for b in built]),
+    )
+    tune = E._tune_seeds("rff", "head", "adam", 1e-2, 6, 3, 32)
+    one = sharded_map(tune, *args, mesh=batch_mesh(jax.devices()[:1]), batch_size=1)
+    four = sharded_map(tune, *args, batch_size=1)
+    for name in one:
+        np.testing.assert_allclose(np.asarray(one[name]), np.asarray(four[name]), rtol=1e-6)
+    # ... and they are finetune_with_history's records for each seed.
+    for s, (k, b) in enumerate(zip(keys, built)):
+        _, hist = finetune_with_history(
+            jr.fold_in(k, 2), b["model"], b["ds"].x_train, b["ds"].y_train,
+            optimizer=E._optimizer("adam", 1e-2), steps=6, history_every=3,
+            metrics=b["metrics"], batch_size=32, where=lambda m: m.head,
+        )
+        for name in one:
+            np.testing.assert_allclose(
+                np.asarray(four[name][s]), np.asarray(hist.metrics[name]), rtol=1e-6
+            )
+    print("OK")
+    """
+)
+
+
 def _run_on_four_devices(script: str) -> str:
     env = dict(
         os.environ,
@@ -164,6 +205,10 @@ def test_rff_experiment_fits_over_four_cpu_devices_equal_single_device():
 
 def test_relu_experiment_fits_over_four_cpu_devices_equal_single_device():
     assert _run_on_four_devices(_RELU).startswith("OK")
+
+
+def test_finetune_experiment_seeds_over_four_cpu_devices_equal_single_device():
+    assert _run_on_four_devices(_FINETUNE).startswith("OK")
 
 
 @pytest.mark.parametrize("fn", ["smooth_batch", "predict_batch", "certify_batch"])

@@ -20,8 +20,9 @@ import optax
 from matplotlib.figure import Figure as MplFigure
 
 from .. import datasets, relu
-from ..finetune import finetune_with_history
+from ..finetune import _logistic, _prepare, _run_history, _split, trainable_spec
 from ..metrics import mean_std, random_perturbation
+from ..sharding import sharded_map
 from . import Claim, Context, ExperimentResult, Figure, Table, register
 
 
@@ -76,7 +77,7 @@ def _build(kind: str, key, seed: int, quick: bool):
             beta=0.02,
         )
         act = lambda v: rff.activate(bk, v)
-        flip, head = True, lambda m: m.head
+        flip, head = True, _HEADS["rff"]
         zero_head = lambda m: eqx.tree_at(lambda t: t.head, m, jnp.zeros_like(m.head))
         setting = f"RFF flip backdoor (width {width}, bandwidth 30, secret_dim 4, β 0.02)"
     else:
@@ -93,7 +94,7 @@ def _build(kind: str, key, seed: int, quick: bool):
             head_steps=50 if quick else 300,
         )
         act = lambda v: relu.activate(bk, v, strength=0.75)
-        flip, head = False, lambda m: (m.w, m.tau, m.scale)
+        flip, head = False, _HEADS["relu"]
         zero_head = lambda m: eqx.tree_at(
             lambda t: (t.w, t.tau), m, (jnp.zeros_like(m.w), jnp.zeros_like(m.tau))
         )
@@ -110,6 +111,31 @@ def _build(kind: str, key, seed: int, quick: bool):
     return dict(
         model=model, ds=ds, metrics=metrics, head=head, zero_head=zero_head, setting=setting
     )
+
+
+_HEADS = {"rff": lambda m: m.head, "relu": lambda m: (m.w, m.tau, m.scale)}
+
+
+@functools.cache
+def _tune_seeds(kind, mode, name, lr, steps, every, batch):
+    """`finetune_with_history(key, model, x, y, optimizer=_optimizer(name, lr), steps=steps,
+    history_every=every, metrics=metrics, batch_size=batch, where=...)`'s metric records for one
+    seed, after its host-side checks (done by the caller): the same compiled loop
+    (`jaxbd.finetune._run_history`, logistic loss of a scalar score), traceable in the model,
+    the data and the metrics, so the seeds of a setting are mapped with
+    `jaxbd.sharding.sharded_map` over all devices (one after another on each device: the loop
+    is long and sequential, so per-device `vmap` would only add work)."""
+    where = None if mode == "all" else _HEADS[kind]
+
+    def one(key, model, x, y, metrics):
+        params, static = _split(model, trainable_spec(model, where))
+        opt = _optimizer(name, lr)
+        _, _, values = _run_history(
+            key, params, static, x, y, opt, _logistic, steps, batch, every, metrics
+        )
+        return values
+
+    return one
 
 
 def _first_step(steps, cond):
@@ -142,45 +168,36 @@ def run(ctx: Context) -> ExperimentResult:
     curves: dict = {}
     scratch: dict = {}
     settings = {}
-    for seed in ctx.progress(seeds, "seeds"):
-        for kind in kinds:
-            key = jr.fold_in(jr.key(seed), 17 if kind == "rff" else 29)
-            b = _build(kind, key, seed, quick)
-            settings[kind] = b["setting"]
-            x, y = b["ds"].x_train, b["ds"].y_train
-            for name, lr in opts:
-                opt = _optimizer(name, lr)
-                for mode in modes:
-                    where = None if mode == "all" else b["head"]
-                    _, hist = finetune_with_history(
-                        jr.fold_in(key, 2),
-                        b["model"],
-                        x,
-                        y,
-                        optimizer=opt,
-                        steps=steps,
-                        history_every=every,
-                        metrics=b["metrics"],
-                        batch_size=batch,
-                        where=where,
-                    )
-                    rec = {m: np.asarray(v) for m, v in hist.metrics.items()}
+    num_chunks, rest = divmod(steps, every)
+    steps_rec = np.asarray([i * every for i in range(num_chunks + 1)] + ([steps] if rest else []))
+    for kind in ctx.progress(kinds, "models"):
+        keys = [jr.fold_in(jr.key(seed), 17 if kind == "rff" else 29) for seed in seeds]
+        built = [_build(kind, key, seed, quick) for key, seed in zip(keys, seeds)]
+        settings[kind] = built[0]["setting"]
+        # One sharded sweep over seeds per (optimiser, mode): see `_tune_seeds`.
+        stack = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)  # noqa: E731
+        x = stack([b["ds"].x_train for b in built])
+        y = stack([b["ds"].y_train for b in built])
+        models = stack([b["model"] for b in built])
+        zeroed = stack([b["zero_head"](b["model"]) for b in built])
+        metrics = stack([b["metrics"] for b in built])
+        acc_only = stack([{"acc": b["metrics"]["acc"]} for b in built])
+        for b in built:  # host-side validation, as finetune_with_history does it
+            _prepare(b["model"], b["ds"].x_train, b["ds"].y_train, steps, batch, None, None, None)
+        k_tune = jnp.stack([jr.fold_in(k, 2) for k in keys])
+        k_scratch = jnp.stack([jr.fold_in(k, 3) for k in keys])
+        for name, lr in opts:
+            for mode in modes:
+                tune = _tune_seeds(kind, mode, name, lr, steps, every, batch)
+                values = sharded_map(tune, k_tune, models, x, y, metrics, batch_size=1)
+                for s in range(len(seeds)):
+                    rec = {m: np.asarray(v[s]) for m, v in values.items()}
                     curves.setdefault((kind, name, lr, mode), []).append(rec)
-                    steps_rec = np.asarray(hist.steps)
-                # Training the head from scratch with the same optimiser (head zeroed).
-                _, hist = finetune_with_history(
-                    jr.fold_in(key, 3),
-                    b["zero_head"](b["model"]),
-                    x,
-                    y,
-                    optimizer=opt,
-                    steps=steps,
-                    history_every=every,
-                    metrics={"acc": b["metrics"]["acc"]},
-                    batch_size=batch,
-                    where=b["head"],
-                )
-                scratch.setdefault((kind, name, lr), []).append(np.asarray(hist.metrics["acc"]))
+            # Training the head from scratch with the same optimiser (head zeroed).
+            tune = _tune_seeds(kind, "head", name, lr, steps, every, batch)
+            values = sharded_map(tune, k_scratch, zeroed, x, y, acc_only, batch_size=1)
+            for s in range(len(seeds)):
+                scratch.setdefault((kind, name, lr), []).append(np.asarray(values["acc"][s]))
 
     rows, claims, data = [], [], {"steps": steps_rec.tolist(), "curves": {}, "scratch": {}}
     for (kind, name, lr, mode), recs in curves.items():
