@@ -48,6 +48,13 @@ _SMOOTHING = textwrap.dedent(
         ref, got = call(one), call(None)
         for r, g in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(got)):
             np.testing.assert_array_equal(np.asarray(g), np.asarray(r), err_msg=name)
+    # The smoothing experiment's vote counts (rows over devices, a lax.map over sigmas).
+    from jaxbd.experiments.smoothing import _votes
+    sig = jnp.asarray([0.1, 1.0, 3.0])
+    v1 = _votes(jr.key(5), model, x, sig, num_samples=16, mesh=one)
+    v4 = _votes(jr.key(5), model, x, sig, num_samples=16)
+    assert v4.shape == (3, 10, 2)
+    np.testing.assert_array_equal(np.asarray(v4), np.asarray(v1))
     # Row i uses fold_in(key, i), whatever the device count.
     np.testing.assert_allclose(
         float(S.smooth(jr.fold_in(jr.key(1), 9), model, x[9], sigma=0.7, num_samples=100)),

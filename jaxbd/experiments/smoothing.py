@@ -26,6 +26,7 @@ abstention rate of PREDICT shows.
 
 import dataclasses
 import math
+import zlib
 from collections.abc import Callable
 
 import equinox as eqx
@@ -36,6 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
 from .. import datasets, metrics, smoothing
+from ..sharding import sharded_map
 from ._core import Claim, Context, ExperimentResult, Figure, Table, register
 
 
@@ -238,25 +240,35 @@ CONSTRUCTIONS: list[Construction] = [
 # ----------------------------------------------------------------------------- measurements
 
 
-@eqx.filter_jit
-def _votes(key, model, x, sigmas, *, num_samples: int):
-    """Label counts `(num_sigmas, n, 2)`; row `i` uses draws `fold_in(key, i)` at every sigma
-    (common random numbers for x and x')."""
-    idx = jnp.arange(x.shape[0])
+class _RowVotes(eqx.Module):
+    """Label counts `(num_sigmas, 2)` of one input row `i` at every σ, draws `fold_in(key, i)`."""
 
-    def per_sigma(s):
-        return jax.vmap(
-            lambda i, xi: smoothing.class_counts(
-                jr.fold_in(key, i),
-                model,
+    key: jax.Array
+    model: eqx.Module
+    sigmas: jax.Array
+    num_samples: int = eqx.field(static=True)
+
+    def __call__(self, i, xi):
+        def per_sigma(s):
+            return smoothing.class_counts(
+                jr.fold_in(self.key, i),
+                self.model,
                 xi,
                 sigma=s,
-                num_samples=num_samples,
-                batch_size=num_samples,
+                num_samples=self.num_samples,
+                batch_size=self.num_samples,
             )
-        )(idx, x)
 
-    return jax.lax.map(per_sigma, sigmas)
+        return jax.lax.map(per_sigma, self.sigmas)
+
+
+def _votes(key, model, x, sigmas, *, num_samples: int, mesh=None):
+    """Label counts `(num_sigmas, n, 2)`; row `i` uses draws `fold_in(key, i)` at every sigma
+    (common random numbers for x and x'). The rows are split over all devices
+    (`jaxbd.sharding.sharded_map`)."""
+    idx = jnp.arange(x.shape[0])
+    counts = sharded_map(_RowVotes(key, model, sigmas, num_samples), idx, x, mesh=mesh)
+    return jnp.swapaxes(counts, 0, 1)
 
 
 def _labels_from_votes(votes):
@@ -357,7 +369,9 @@ def run(ctx: Context) -> ExperimentResult:
 
     rows, cert_rows, reparam_rows, data, curves, claims = [], [], [], {}, {}, []
     for c in ctx.progress([c for c in CONSTRUCTIONS if c.name in names], "constructions"):
-        k_build, k_eval, k_cert = jr.split(jr.fold_in(key, hash(c.name) % 2**31), 3)
+        # A stable per-construction key: Python's str hash is salted per process (PYTHONHASHSEED),
+        # which made every run of this experiment draw different numbers.
+        k_build, k_eval, k_cert = jr.split(jr.fold_in(key, zlib.crc32(c.name.encode()) % 2**31), 3)
         try:
             built = c.build(k_build, quick)
         except Exception as err:  # a construction missing or broken: report it, measure the rest
