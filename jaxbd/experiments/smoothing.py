@@ -122,8 +122,9 @@ def _build_relu(key, quick):
     honest = relu.train(key, ds.x_train, ds.y_train, **kw)
     bd, bk = relu.backdoor(key, ds.x_train, ds.y_train, sparsity=3, theta=4.0, **kw)
     # With the trained head the backdoor is only visible near λ ≈ ‖x‖ = 1 (the `relu`
-    # experiment's Claim A.4 finding; measured here: ASR 0.40 vs control 0.22–0.30 at λ = 1,
-    # 0.11 vs 0.05 at λ = 0.3), so the unsmoothed backdoor is planted at λ = 1.
+    # experiment's Claim A.4 finding), so it is activated at λ = 1. Whether it beats its controls
+    # there depends on the draw (measured unsmoothed: ASR 1.00 vs control 0.42 for one key, 1.00
+    # vs 1.00 for the run's key, where the honest model flips too); the verdicts say which.
     base = 1.0
 
     def reparam(scale, sigma):
