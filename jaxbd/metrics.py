@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._validate import check_matrix
 
@@ -60,7 +60,7 @@ def predict(model: Callable, x: Float[Array, "n d"]) -> Array:
     )
 
 
-def clean_accuracy(model: Callable, x: Float[Array, "n d"], y: Array) -> float:
+def clean_accuracy(model: Callable, x: Float[Array, "n d"], y: ArrayLike) -> float:
     """Fraction of `x` whose predicted label equals `y`."""
     pred = predict(model, x)
     y = jnp.asarray(y)
@@ -75,7 +75,7 @@ def attack_success_rate(
     x_activated: Float[Array, "n d"],
     *,
     target=None,
-    y: Array | None = None,
+    y: ArrayLike | None = None,
 ) -> float:
     """Attack success rate of `x_activated` against `model`.
 
@@ -199,7 +199,7 @@ def evaluate_backdoor(
     backdoored: Callable,
     activate: Callable,
     x: Float[Array, "n d"],
-    y: Array,
+    y: ArrayLike,
     *,
     target=None,
     wrong_activate: Callable | None = None,
