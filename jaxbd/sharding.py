@@ -23,7 +23,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
-__all__ = ["batch_mesh", "sharded_map"]
+__all__ = ["batch_mesh", "check_mesh", "sharded_map"]
 
 _AXIS = "batch"
 
@@ -34,6 +34,23 @@ def batch_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     if not devices:
         raise ValueError("`devices` is empty.")
     return Mesh(np.asarray(devices), (_AXIS,))
+
+
+def check_mesh(mesh) -> Mesh:
+    """`mesh` as given, validated, or [`batch_mesh`][] over all devices when it is `None`.
+
+    `ValueError` naming `mesh` unless it is a one-dimensional `jax.sharding.Mesh` with axis
+    `"batch"` (what [`batch_mesh`][] builds).
+    """
+    if mesh is None:
+        return batch_mesh()
+    if not isinstance(mesh, Mesh) or mesh.axis_names != (_AXIS,):
+        names = getattr(mesh, "axis_names", None)
+        raise ValueError(
+            f"`mesh` must be a one-dimensional jax.sharding.Mesh with axis {_AXIS!r} (see "
+            f"jaxbd.sharding.batch_mesh), got {type(mesh).__name__} with axes {names}."
+        )
+    return mesh
 
 
 def sharded_map(
@@ -70,11 +87,7 @@ def sharded_map(
         raise ValueError("the batch is empty.")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
-    mesh = batch_mesh() if mesh is None else mesh
-    if mesh.axis_names != (_AXIS,):
-        raise ValueError(
-            f"`mesh` must be one-dimensional with axis {_AXIS!r}, got {mesh.axis_names}."
-        )
+    mesh = check_mesh(mesh)
     k = mesh.devices.size
     padded = -(-n // k) * k
 

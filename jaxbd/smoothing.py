@@ -90,7 +90,7 @@ from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._validate import check_finite, check_int_range, is_concrete
-from .sharding import batch_mesh, sharded_map
+from .sharding import check_mesh, sharded_map
 
 
 __all__ = [
@@ -219,19 +219,6 @@ def _label_index_fn(kind: str, num_classes: int):
     if kind == "scalar":
         return lambda s: jax.nn.one_hot((s >= 0).astype(jnp.int32), 2, dtype=jnp.int32)
     return lambda s: jax.nn.one_hot(jnp.argmax(s), num_classes, dtype=jnp.int32)
-
-
-def _check_mesh(mesh) -> Mesh:
-    """`mesh` as given (validated), or [`jaxbd.sharding.batch_mesh`][] over all devices."""
-    if mesh is None:
-        return batch_mesh()
-    if not isinstance(mesh, Mesh) or mesh.axis_names != ("batch",):
-        names = getattr(mesh, "axis_names", None)
-        raise ValueError(
-            "`mesh` must be a one-dimensional jax.sharding.Mesh with axis 'batch' (see "
-            f"jaxbd.sharding.batch_mesh), got {type(mesh).__name__} with axes {names}."
-        )
-    return mesh
 
 
 def _map_inputs(one, x, *, batch_size: int, draws: int, mesh: Mesh):
@@ -374,7 +361,7 @@ def smooth_batch(
         output=output,
         bound=float(bound),
         batch_size=batch_size,
-        mesh=_check_mesh(mesh),
+        mesh=check_mesh(mesh),
     )
 
 
@@ -543,7 +530,7 @@ def predict_batch(
         num_samples=num_samples,
         alpha=alpha,
         batch_size=batch_size,
-        mesh=_check_mesh(mesh),
+        mesh=check_mesh(mesh),
     )
 
 
@@ -671,7 +658,7 @@ def certify_batch(
         num_samples=num_samples,
         alpha=alpha,
         batch_size=batch_size,
-        mesh=_check_mesh(mesh),
+        mesh=check_mesh(mesh),
     )
 
 

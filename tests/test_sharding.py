@@ -8,7 +8,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from jax.sharding import Mesh
 
+from jaxbd import memorizing as mz
 from jaxbd.sharding import batch_mesh, sharded_map
 
 
@@ -30,6 +32,14 @@ def test_bad_input():
         sharded_map(lambda a: a, jnp.ones(3), batch_size=0)
     with pytest.raises(ValueError, match="empty"):
         batch_mesh([])
+    devices = np.asarray(jax.devices()[:1])
+    for bad in ("batch", Mesh(devices, ("data",)), Mesh(devices.reshape(1, 1), ("batch", "m"))):
+        with pytest.raises(ValueError, match="`mesh`"):
+            sharded_map(lambda a: a, jnp.ones(3), mesh=bad)
+        with pytest.raises(ValueError, match="`mesh`"):
+            mz.candidate_search(
+                jr.key(0), jnp.ones((4, 2)), jnp.asarray([1.0, -1, 1, -1]), mesh=bad
+            )
 
 
 _SCRIPT = textwrap.dedent(
