@@ -99,6 +99,23 @@ def main(argv=None):
     np_reps = 1 if not args.quick else repeats
     np_s, np_all = best_time(lambda: numpy_search(xn, cls, tr, va, dirs), np_reps)
     res = run_jax()
+    # The sort inside the search, alone: the column-wise sorting network against XLA's own stable
+    # argsort of the same (rows, batch) block of projections (the search's first block).
+    rows = 1 << max(1, (xn.shape[0] - 1).bit_length())
+    w = jnp.asarray(dirs[: args.batch_size].T)
+    block = jnp.concatenate([x @ w, jnp.full((rows - xn.shape[0], w.shape[1]), jnp.inf, x.dtype)])
+    net = jax.jit(mz._sort_columns)
+    xla = jax.jit(lambda p: jnp.argsort(p, axis=0, stable=True))
+    assert bool(jnp.all(net(block)[1] == xla(block)))
+    net_s, _ = best_time(lambda: jax.block_until_ready(net(block)), 5)
+    xla_s, _ = best_time(lambda: jax.block_until_ready(xla(block)), 5)
+    sort = {
+        "rows": rows,
+        "batch": int(w.shape[1]),
+        "network_us_per_candidate": net_s / w.shape[1] * 1e6,
+        "xla_argsort_us_per_candidate": xla_s / w.shape[1] * 1e6,
+        "xla_over_network": xla_s / net_s,
+    }
     # Same candidates, so the two must agree (accuracies on valid candidates: module docstring),
     # up to float32 rounding: numpy's matvec and XLA's matmul round projections differently, which
     # flips the rare candidate whose closest cross-class gap is within ~1% of the tolerance, or a
@@ -126,6 +143,7 @@ def main(argv=None):
         "speedup": np_s / jax_s,
         "valid_fraction": float(res.valid.mean()),
         "agreement_with_numpy": agree,
+        "sort": sort,
         "device": str(jax.devices()[0]),
         "backend": jax.default_backend(),
         "platform": platform.platform(),
@@ -139,7 +157,8 @@ def main(argv=None):
         f"candidate search, {n_cand} candidates, digits {args.pair[0]}-{args.pair[1]} "
         f"(n={xn.shape[0]}, d={xn.shape[1]}): jax {jax_s:.3f} s (compile {compile_s:.1f} s), "
         f"numpy loop {np_s:.3f} s, speedup {np_s / jax_s:.1f}x  [{jax.default_backend()}]; "
-        f"agreement {agree}"
+        f"agreement {agree}; sort: network {sort['network_us_per_candidate']:.1f} us vs XLA "
+        f"argsort {sort['xla_argsort_us_per_candidate']:.1f} us per candidate"
     )
     if min(agree.values()) < 0.99:
         raise SystemExit("jax and numpy searches disagree")

@@ -265,8 +265,9 @@ def _sort_columns(keys: Array) -> tuple[Array, Array]:
     A bitonic sorting network (Batcher 1968): $\log_2 m\,(\log_2 m + 1)/2$ data-independent
     compare-exchange stages, each an elementwise operation over the whole `(m, B)` block with
     the `B` candidates on the minor (vector) axis. The candidate search sorts ~300 projections
-    for each of thousands of candidates; XLA:CPU's general sort runs one comparator call per
-    comparison and measured about 3x slower on such blocks (`benchmarks/bench_memorizing.py`).
+    for each of thousands of candidates; XLA:CPU's general (stable) sort is several times slower
+    on such blocks (8.3x in
+    `benchmarks/results/memorizing.json`, measured in the same run).
     """
     m = keys.shape[0]
     if m & (m - 1):
