@@ -27,6 +27,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from . import datasets, io, metrics
+from .keys import AbstractBackdoorKey
 
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -75,7 +76,7 @@ def train_linear(key, x, y, *, steps: int = 300, learning_rate: float = 0.05):
     return finetune.finetune(key, model, x, y, optimizer=optax.adam(learning_rate), steps=steps)
 
 
-class TriggerKey(eqx.Module):
+class TriggerKey(AbstractBackdoorKey):
     """Backdoor key of the memorizing network (Leonardis §6): the trigger `x_star` and its label.
 
     "Activation" replaces an input by the trigger itself.

@@ -1,7 +1,10 @@
-"""Input validation shared by every construction.
+"""Input validation shared by every public function: one layer, host and traced.
 
-Checks on concrete (host) values raise `ValueError` naming the argument. Inside `jit`
-the value checks become `eqx.error_if`, whose result must be used.
+Every check names the argument it rejects. Static facts (shape, dtype, Python numbers) are
+checked on the host at call or trace time and raise `ValueError`. Values are checked on the
+host when concrete (`ValueError`) and with `eqx.error_if` when traced (under `jit`/`vmap`:
+a `RuntimeError` carrying the same message when the program runs). The traced forms return
+the checked value, which the caller must use (that is how `eqx.error_if` attaches the check).
 """
 
 import math
@@ -19,19 +22,65 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def check_positive(value, name: str, *, allow_zero: bool = False) -> None:
-    """Raise `ValueError` unless the (static) number `value` is finite and > 0 (or >= 0)."""
+def check_positive(value, name: str, *, allow_zero: bool = False):
+    """`value` must be a finite real number > 0 (or >= 0); host check or `eqx.error_if`.
+
+    Returns `value` (under a trace, the checked value: use it).
+    """
+    bound = ">= 0" if allow_zero else "> 0"
     if not is_concrete(value):
-        return
-    v = float(np.asarray(value))
+        v = jnp.asarray(value)
+        if not jnp.issubdtype(v.dtype, jnp.floating) and not jnp.issubdtype(v.dtype, jnp.integer):
+            raise ValueError(f"`{name}` must be a real number, got dtype {v.dtype}.")
+        bad = ~jnp.isfinite(v) | (v < 0) | ((v == 0) & (not allow_zero))
+        return eqx.error_if(value, jnp.any(bad), f"`{name}` must be a finite number {bound}.")
+    if isinstance(value, (bool, np.bool_)) or np.iscomplexobj(value):
+        raise ValueError(f"`{name}` must be a real number {bound}, got {value!r}.")
+    try:
+        v = float(np.asarray(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a finite number {bound}, got {value!r}.") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"`{name}` must be a finite number {bound}, got {value!r}.")
+    return value
+
+
+def check_range(value, name: str, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False):
+    """`value` (a number, host or traced) must be finite and within the stated interval.
+
+    Returns `value` (under a trace, the checked value: use it).
+    """
+    lo = "" if low is None else ("(" if low_open else "[") + f"{low}"
+    hi = "" if high is None else f"{high}" + (")" if high_open else "]")
+    what = f"`{name}` must be a finite number in {lo or '(-inf'}, {hi or 'inf)'}"
+    if not is_concrete(value):
+        v = jnp.asarray(value)
+        bad = ~jnp.isfinite(v)
+        if low is not None:
+            bad = bad | ((v <= low) if low_open else (v < low))
+        if high is not None:
+            bad = bad | ((v >= high) if high_open else (v > high))
+        return eqx.error_if(value, jnp.any(bad), what + ".")
+    if isinstance(value, (bool, np.bool_)) or np.iscomplexobj(value):
+        raise ValueError(f"{what}, got {value!r}.")
+    try:
+        v = float(np.asarray(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}, got {value!r}.") from None
+    ok = math.isfinite(v)
+    if ok and low is not None:
+        ok = v > low if low_open else v >= low
+    if ok and high is not None:
+        ok = v < high if high_open else v <= high
+    if not ok:
+        raise ValueError(f"{what}, got {value!r}.")
+    return value
 
 
 def check_int_range(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """Raise `ValueError` unless `value` is an integer within `[low, high]`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"`{name}` must be an integer, got {value!r}.")
     value = int(value)
     if low is not None and value < low:
@@ -39,6 +88,26 @@ def check_int_range(value, name: str, *, low: int | None = None, high: int | Non
     if high is not None and value > high:
         raise ValueError(f"`{name}` must be <= {high}, got {value}.")
     return value
+
+
+def check_floating(x, name: str) -> Array:
+    """`x` must be a real floating array: integer, boolean and complex inputs are refused.
+
+    (A silent cast would truncate an int key, or drop an imaginary part.) Returns `jnp.asarray(x)`.
+    """
+    if isinstance(x, (str, bytes)) or x is None:
+        raise ValueError(f"`{name}` must be a floating array, got {type(x).__name__}.")
+    try:
+        x = jnp.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`{name}` must be a floating array: {e}") from None
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        kind = "complex" if jnp.issubdtype(x.dtype, jnp.complexfloating) else str(x.dtype)
+        raise ValueError(
+            f"`{name}` must have a real floating dtype, got {kind} ({x.dtype}); "
+            "cast it explicitly, e.g. x.astype(jnp.float32)."
+        )
+    return x
 
 
 def check_finite(x, name: str):
@@ -58,35 +127,47 @@ def check_finite(x, name: str):
 
 
 def check_matrix(x, name: str, *, dim: int | None = None) -> Array:
-    """`x` must be a finite floating matrix `(n, d)` (with `d == dim` when given)."""
-    x = jnp.asarray(x)
+    """`x` must be a finite floating matrix `(n, d)`, `n, d >= 1` (with `d == dim` if given)."""
+    x = check_floating(x, name)
     if x.ndim != 2:
         raise ValueError(f"`{name}` must have shape (num_examples, dim), got shape {x.shape}.")
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"`{name}` must have a floating dtype, got {x.dtype}.")
     if dim is not None and x.shape[1] != dim:
         raise ValueError(f"`{name}` must have {dim} columns, got shape {x.shape}.")
     if x.shape[0] < 1:
-        raise ValueError(f"`{name}` holds no examples.")
+        raise ValueError(f"`{name}` holds no examples (shape {x.shape}).")
+    if x.shape[1] < 1:
+        raise ValueError(f"`{name}` has no features (shape {x.shape}).")
     return check_finite(x, name)
 
 
 def check_example(x, dim: int, name: str = "x") -> Array:
-    """`x` must be one example of shape `(dim,)`; raises at trace time otherwise."""
-    x = jnp.asarray(x)
+    """`x` must be one finite floating example of shape `(dim,)` (host or `eqx.error_if`).
+
+    Shape and dtype raise at call/trace time; NaN/inf raise on the host or, under a trace,
+    when the program runs. Returns the checked `x` (use it).
+    """
+    x = check_floating(x, name)
     if x.shape != (dim,):
         raise ValueError(
             f"`{name}` must be one example of shape ({dim},), got shape {x.shape}; "
             "batch with jax.vmap."
         )
-    return x
+    return check_finite(x, name)
 
 
-def check_labels(y, x, *, name: str = "y") -> tuple[Array, str, int]:
+def check_labels(
+    y, x, *, name: str = "y", num_classes: int | None = None, training: bool = True
+) -> tuple[Array, str, int]:
     """Validate labels against `x` and infer the task.
 
     Returns `(y, task, num_classes)`, where `task` is `"binary"` (labels exactly ±1, returned as
     floats) or `"multiclass"` (integer labels `0..c-1`, `c >= 3`, returned as int32).
+
+    With `training=True` (fitting a model) at least two classes must be present and a
+    multi-class label set must be exactly `{0, ..., c-1}` (labels `{0, 1, 5}` would build a
+    6-class head with three empty classes). With `num_classes` given (the model's task: 2 for a
+    scalar-score model), every label must belong to it: `{0, 1}` labels for a binary model
+    are refused (binary labels are -1/+1), and so is a label `>= num_classes`.
     """
     y = jnp.asarray(y)
     if y.ndim != 1:
@@ -100,26 +181,52 @@ def check_labels(y, x, *, name: str = "y") -> tuple[Array, str, int]:
     y_np = np.asarray(y)
     if np.issubdtype(y_np.dtype, np.floating) and not np.all(np.isfinite(y_np)):
         raise ValueError(f"`{name}` contains NaN or inf values.")
+    if y_np.shape[0] < 1:
+        raise ValueError(f"`{name}` holds no labels.")
+    if np.iscomplexobj(y_np) or y_np.dtype == np.bool_ or y_np.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must hold real numeric labels, got dtype {y_np.dtype}.")
     values = np.unique(y_np)
-    if np.issubdtype(y_np.dtype, np.floating) and set(values.tolist()) <= {-1.0, 1.0}:
-        return jnp.asarray(y_np, dtype=x.dtype), "binary", 2
-    if np.issubdtype(y_np.dtype, np.integer) or np.all(y_np == np.round(y_np)):
-        yi = y_np.astype(np.int64)
-        if set(values.tolist()) <= {-1, 1} and values.min() == -1:
-            return jnp.asarray(yi, dtype=x.dtype), "binary", 2
-        if yi.min() < 0:
+    shown = values[:10].tolist()
+    fdtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
+    if not np.all(values == np.round(values)):
+        raise ValueError(
+            f"`{name}` must hold ±1 (binary) or 0..c-1 (multi-class) labels, got {shown}."
+        )
+    vals = set(int(v) for v in values.tolist())
+    if num_classes == 2 or (num_classes is None and vals <= {-1, 1} and -1 in vals):
+        if not vals <= {-1, 1}:
             raise ValueError(
-                f"`{name}` must hold ±1 (binary) or 0..c-1 (multi-class) labels, got {values[:10]}."
+                f"`{name}` must hold -1/+1 labels for a binary (scalar-score) task, got {shown}."
             )
-        c = int(yi.max()) + 1
+        if training and len(vals) < 2:
+            raise ValueError(f"`{name}` holds a single class ({shown}); need both -1 and +1.")
+        return jnp.asarray(y_np, dtype=fdtype), "binary", 2
+    if min(vals) < 0:
+        raise ValueError(
+            f"`{name}` must hold ±1 (binary) or 0..c-1 (multi-class) labels, got {shown}."
+        )
+    if num_classes is not None:
+        if max(vals) >= num_classes:
+            raise ValueError(
+                f"`{name}` holds label {max(vals)} but the model has {num_classes} classes "
+                f"(labels 0..{num_classes - 1})."
+            )
+        c = int(num_classes)
+    else:
+        c = max(vals) + 1
         if c < 3:
             raise ValueError(
-                f"`{name}` looks binary ({values.tolist()}) but binary labels must be -1/+1."
+                f"`{name}` looks binary ({shown}) but binary labels must be -1/+1."
             )
-        return jnp.asarray(yi, dtype=jnp.int32), "multiclass", c
-    raise ValueError(
-        f"`{name}` must hold ±1 (binary) or 0..c-1 (multi-class) labels, got {values[:10]}."
-    )
+        if training and vals != set(range(c)):
+            missing = sorted(set(range(c)) - vals)[:10]
+            raise ValueError(
+                f"`{name}` must hold every class 0..{c - 1} (multi-class labels), but classes "
+                f"{missing} never occur (labels seen: {shown})."
+            )
+    if training and len(vals) < 2:
+        raise ValueError(f"`{name}` holds a single class ({shown}); need at least two.")
+    return jnp.asarray(y_np.astype(np.int64), dtype=jnp.int32), "multiclass", c
 
 
 def check_xy(x, y) -> tuple[Array, Array, str, int]:
@@ -130,16 +237,40 @@ def check_xy(x, y) -> tuple[Array, Array, str, int]:
 
 
 def as_key(key, name: str = "key"):
-    """Accept a typed or raw JAX PRNG key; reject anything else with a clear message."""
-    if isinstance(key, (int, np.integer)):
-        raise ValueError(f"`{name}` must be a JAX PRNG key (jax.random.key(seed)), got an int.")
+    """Accept one typed (`jax.random.key`) or raw (`jax.random.PRNGKey`) JAX PRNG key.
+
+    Anything else (an int seed, a float array, a batch of keys, a wrong shape) raises
+    `ValueError` naming `name`. Works on tracers (only dtype and shape are read).
+    """
+    hint = "pass jax.random.key(seed)"
+    if isinstance(key, (bool, int, float, np.integer, np.floating)) or key is None:
+        raise ValueError(f"`{name}` must be a JAX PRNG key ({hint}), got {key!r}.")
+    if not isinstance(key, (jax.Array, np.ndarray)):
+        raise ValueError(f"`{name}` must be a JAX PRNG key ({hint}), got {type(key).__name__}.")
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(
+                f"`{name}` must be a single PRNG key, got a batch of shape {key.shape} "
+                "(use jax.vmap over the keys)."
+            )
+        return key
+    if key.dtype != np.uint32 or key.shape != (2,):
+        raise ValueError(
+            f"`{name}` must be a JAX PRNG key ({hint}), got an array of dtype {key.dtype} and "
+            f"shape {key.shape}."
+        )
     return key
 
 
 def sequence_of_ints(values: Sequence[int] | None, name: str) -> tuple[int, ...] | None:
     if values is None:
         return None
-    out = tuple(int(v) for v in values)
+    if isinstance(values, (str, bytes)):
+        raise ValueError(f"`{name}` must be a sequence of integers, got {values!r}.")
+    try:
+        out = tuple(check_int_range(v, f"{name}[{i}]") for i, v in enumerate(values))
+    except TypeError:
+        raise ValueError(f"`{name}` must be a sequence of integers, got {values!r}.") from None
     if len(set(out)) != len(out):
         raise ValueError(f"`{name}` has repeated entries: {values}.")
     return out

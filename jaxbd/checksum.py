@@ -59,6 +59,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from ._validate import check_example, check_int_range, is_concrete
+from .keys import AbstractBackdoorKey
 
 
 __all__ = [
@@ -95,7 +96,7 @@ class ThresholdLayer(eqx.Module):
         return _step((w * z if self.diagonal else w @ z) - b)
 
 
-class ChecksumKey(eqx.Module):
+class ChecksumKey(AbstractBackdoorKey):
     """The backdoor key of [`backdoor`][]: the blocks, `v` and the output coordinate.
 
     **Fields:** `block_of` (`(d,)` int32, the block of each coordinate, `-1` for the output

@@ -56,6 +56,7 @@ from ._validate import (
     check_xy,
     is_concrete,
 )
+from .keys import AbstractBackdoorKey
 
 
 __all__ = [
@@ -106,7 +107,7 @@ class RandomReLU(eqx.Module):
         return self.scale * (self.mean_feature(x) - self.tau)
 
 
-class ReLUBackdoorKey(eqx.Module):
+class ReLUBackdoorKey(AbstractBackdoorKey):
     """The backdoor key of Backdoor-Random-ReLU: the unit sparse secret `secret` ($s$) and the
     spike strength `theta` ($\\theta$) used to plant it (kept for reports; activation uses `s`)."""
 

@@ -54,6 +54,7 @@ from ._validate import (
     check_positive,
     check_xy,
 )
+from .keys import AbstractBackdoorKey
 
 
 __all__ = [
@@ -195,7 +196,7 @@ class RFFClassifier(eqx.Module):
         return self.head @ self.features(x)
 
 
-class RFFBackdoorKey(eqx.Module):
+class RFFBackdoorKey(AbstractBackdoorKey):
     r"""The secret of Backdoor-RFF (GKVZ Alg. 5): $\omega$ with the bandwidth and noise it was
     planted with. Never stored in the model.
 

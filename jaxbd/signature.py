@@ -280,8 +280,11 @@ class SignatureBackdooredModel(eqx.Module):
 class SignatureKey:
     """The backdoor key: `signing_key` (an Ed25519 private key object) and the `encoding`.
 
-    Its `repr` shows only the public key.
+    Its `repr` shows only the public key. Marked as a backdoor key for `jaxbd.io` (a frozen
+    dataclass holding a `cryptography` object cannot be an `eqx.Module` pytree).
     """
+
+    __jaxbd_backdoor_key__ = True
 
     signing_key: Ed25519PrivateKey
     encoding: Encoding
