@@ -63,6 +63,7 @@ __all__ = [
     "load_key",
     "read_header",
     "allow_module",
+    "write_atomic",
     "is_backdoor_key",
 ]
 
@@ -474,6 +475,18 @@ def _atomic_write(path: str, data: bytes, mode: int) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+def write_atomic(path, data: bytes, *, mode: int = 0o666) -> str:
+    """Write `data` to `path` atomically (temp file in the target's directory, fsync, rename).
+
+    A failure at any point leaves the previous file untouched and no temp file behind; errors
+    name `path`. `mode` is the new file's permission (before the umask), e.g. `0o600` for
+    secrets. **Returns:** `path` as a string.
+    """
+    path = os.fspath(path)
+    _atomic_write(path, bytes(data), mode)
+    return path
 
 
 def _encode(obj, *, magic: bytes, construction, hyperparameters) -> bytes:
