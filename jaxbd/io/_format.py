@@ -386,6 +386,8 @@ def _arrays_v2(payload: bytes, metas, path: str) -> list[np.ndarray]:
 
 
 def _arrays_v1(payload: bytes, metas, path: str) -> list[np.ndarray]:
+    if not metas:
+        return []
     import equinox as eqx
 
     like = [np.broadcast_to(np.zeros((), _dtype(m["stored_dtype"])), m["shape"]) for m in metas]

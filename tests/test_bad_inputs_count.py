@@ -1,0 +1,45 @@
+"""The bad-input table as a whole: its size, and that it covers every public function.
+
+Each `tests/test_bad_inputs_*.py` holds `ROWS`; a public function of a module listed below
+(a function in the module's `__all__`) must be the target of at least one row, so a new public
+function without a bad-input row fails here.
+"""
+
+import importlib
+import inspect
+
+import pytest
+
+
+ROW_MODULES = ("features", "blackbox", "defences", "cli")
+CHECKED_MODULES = (
+    "jaxbd.datasets", "jaxbd.clwe", "jaxbd.rff", "jaxbd.relu", "jaxbd.checksum",
+    "jaxbd.signature", "jaxbd.persistent", "jaxbd.memorizing", "jaxbd.finetune",
+    "jaxbd.universality", "jaxbd.smoothing", "jaxbd.metrics", "jaxbd.detect", "jaxbd.sharding",
+    "jaxbd.io",
+)  # fmt: skip
+
+
+def _rows():
+    rows = []
+    for name in ROW_MODULES:
+        rows += importlib.import_module(f"test_bad_inputs_{name}").ROWS
+    return rows
+
+
+def test_the_table_holds_at_least_300_rows():
+    rows = _rows()
+    assert len(rows) >= 300, len(rows)
+    assert len({r.id for r in rows}) == len(rows), "duplicate row ids"
+
+
+@pytest.mark.parametrize("module", CHECKED_MODULES)
+def test_every_public_function_has_a_row(module):
+    mod = importlib.import_module(module)
+    targets = {r.target for r in _rows()}
+    public = [
+        n for n in getattr(mod, "__all__", ())
+        if inspect.isfunction(getattr(mod, n, None)) and not n.startswith("_")
+    ]  # fmt: skip
+    missing = [n for n in public if f"{module}.{n}" not in targets]
+    assert not missing, f"{module}: no bad-input row for {missing}"
