@@ -90,6 +90,13 @@ def test_end_to_end_files_and_printed_paths(e2e):
     assert "[jaxbd]" in runs["plant"].stderr  # progress goes to stderr
 
 
+def test_plant_ties_models_and_keys_by_plant_id(e2e):
+    _, out, _, _ = e2e
+    ids = {io.read_header(out / f)["hyperparameters"]["plant_id"]
+           for f in ("honest.jaxbd", "backdoored.jaxbd", "backdoor.key", "wrong.key")}  # fmt: skip
+    assert len(ids) == 1 and len(ids.pop()) == 16
+
+
 def test_end_to_end_numbers_match_library(e2e):
     _, out, data, _ = e2e
     relu = importlib.import_module("jaxbd.relu")
@@ -318,7 +325,8 @@ def test_runtime_failure_is_exit_code_1(planted, monkeypatch, capsys):
     monkeypatch.setitem(wf.CONSTRUCTIONS, "memorizing", dataclasses.replace(c, plant=boom))
     msg = _fail(["plant", "memorizing", "--data", planted / "mine.npz", "--out",
                  planted / "boom"], capsys, code=1)  # fmt: skip
-    assert msg.startswith("jaxbd plant: failed: RuntimeError: second line")
+    assert msg.startswith("jaxbd plant: failed: RuntimeError: out of device memory second line")
+    assert msg.endswith("(run with --debug for the traceback)")
 
 
 def test_evaluate_with_explicit_data_inherits_normalisation(planted):
