@@ -193,6 +193,8 @@ def check_labels(
             f"`{name}` must hold ±1 (binary) or 0..c-1 (multi-class) labels, got {shown}."
         )
     vals = set(int(v) for v in values.tolist())
+    if training and num_classes is None and vals == {1}:
+        raise ValueError(f"`{name}` holds a single class ({shown}); need both -1 and +1.")
     if num_classes == 2 or (num_classes is None and vals <= {-1, 1} and -1 in vals):
         if not vals <= {-1, 1}:
             raise ValueError(
@@ -218,8 +220,8 @@ def check_labels(
             raise ValueError(
                 f"`{name}` looks binary ({shown}) but binary labels must be -1/+1."
             )
-        if training and vals != set(range(c)):
-            missing = sorted(set(range(c)) - vals)[:10]
+        if training and len(vals) != c:  # (values are distinct ints in 0..c-1: count them)
+            missing = [k for k in range(min(c, 10**6)) if k not in vals][:10]
             raise ValueError(
                 f"`{name}` must hold every class 0..{c - 1} (multi-class labels), but classes "
                 f"{missing} never occur (labels seen: {shown})."

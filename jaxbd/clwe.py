@@ -53,9 +53,18 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._validate import check_int_range, check_positive, is_concrete
+from ._validate import (
+    as_key,
+    check_finite,
+    check_floating,
+    check_int_range,
+    check_positive,
+    check_range,
+    is_concrete,
+)
 
 
 __all__ = [
@@ -73,6 +82,10 @@ _CPU_BLOCK = 512
 # Mass of a Gaussian beyond this many standard deviations is < 1e-32 (below float64 resolution).
 _TAIL_SIGMAS = 12.0
 
+# Largest `max_gamma` accepted: the layer table then holds 2.4e7 entries (about 100 MB in
+# float32); d = 10^6 dense secrets need max_gamma = 8 sqrt(d) = 8000.
+_MAX_GAMMA_LIMIT = 1e6
+
 
 class HardnessWarning(UserWarning):
     """A parameter lies outside the regime where CLWE is known to be hard (γ < 2 sqrt(k))."""
@@ -81,10 +94,40 @@ class HardnessWarning(UserWarning):
 def _float_dtype(dtype):
     if dtype is None:
         return jnp.zeros(()).dtype  # float32, or float64 under jax_enable_x64
-    dtype = jnp.dtype(dtype)
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"`dtype` must be a floating dtype, got {dtype!r}.") from None
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(f"`dtype` must be a floating dtype, got {dtype}.")
+        raise ValueError(f"`dtype` must be a real floating dtype, got {dtype}.")
     return dtype
+
+
+def _scalar(value, name: str):
+    """`value` must be one number (a Python number or a 0-d array, possibly traced)."""
+    if isinstance(value, (str, bytes)) or value is None or jnp.ndim(value) != 0:
+        shape = getattr(value, "shape", None)
+        got = f"an array of shape {shape}" if shape is not None else repr(value)
+        raise ValueError(f"`{name}` must be a scalar, got {got}.")
+    return value
+
+
+def _secret_vector(omega, name: str = "omega"):
+    """`omega` must be a non-empty, finite, non-zero floating vector (host or `eqx.error_if`).
+
+    Returns `(omega, gamma)`, both checked (under a trace: use them), `gamma = ||omega||`.
+    """
+    omega = check_floating(omega, name)
+    if omega.ndim != 1 or omega.shape[0] < 1:
+        raise ValueError(f"`{name}` must be a vector of shape (dim,), got shape {omega.shape}.")
+    omega = check_finite(omega, name)
+    zero = f"`{name}` must be non-zero (a zero secret plants nothing)."
+    if is_concrete(omega):
+        if not np.any(np.asarray(omega)):
+            raise ValueError(zero)
+    else:  # NaN != 0, so a NaN secret gets only the NaN message
+        omega = eqx.error_if(omega, ~jnp.any(omega != 0), zero)
+    return omega, jnp.linalg.norm(omega)
 
 
 def sample_secret(
@@ -110,13 +153,14 @@ def sample_secret(
     **Returns:** `omega`, shape `(dim,)`: zero off the support, a uniformly random direction on
     it, norm `gamma`.
     """
+    key = as_key(key)
     dim = check_int_range(dim, "dim", low=1)
     support = dim if support is None else check_int_range(support, "support", low=1, high=dim)
     dtype = _float_dtype(dtype)
     if gamma is None:
         gamma = 2.0 * math.sqrt(support)
     else:
-        check_positive(gamma, "gamma")
+        gamma = check_positive(_scalar(gamma, "gamma"), "gamma")
         if is_concrete(gamma) and float(gamma) < 2.0 * math.sqrt(support) * (1 - 1e-6):
             warnings.warn(
                 f"gamma={float(gamma):.4g} < 2 sqrt(support)={2 * math.sqrt(support):.4g}: "
@@ -138,9 +182,34 @@ def _secret_core(key, gamma, dim, support):
 
 
 def num_layers(max_gamma: float) -> int:
-    """Static number of pancake layers kept for scales `sqrt(γ² + β²) <= max_gamma`."""
-    check_positive(max_gamma, "max_gamma")
+    """Static number of pancake layers kept for scales `sqrt(γ² + β²) <= max_gamma`.
+
+    **Raises:** `ValueError` unless `0 < max_gamma <= 1e6` (a concrete number).
+    """
+    _check_max_gamma(max_gamma)
     return 2 * int(math.ceil(_TAIL_SIGMAS * float(max_gamma))) + 2
+
+
+def _check_max_gamma(max_gamma) -> float:
+    if isinstance(max_gamma, (str, bytes)) or not is_concrete(max_gamma):
+        raise ValueError(
+            f"`max_gamma` must be a concrete number > 0 (it fixes the static table size), "
+            f"got {max_gamma!r}."
+        )
+    check_positive(_scalar(max_gamma, "max_gamma"), "max_gamma")
+    if float(max_gamma) > _MAX_GAMMA_LIMIT:
+        raise ValueError(
+            f"`max_gamma` = {float(max_gamma):.4g} is too large (at most {_MAX_GAMMA_LIMIT:g}: "
+            f"the layer table would hold {2 * _TAIL_SIGMAS * float(max_gamma):.3g} entries)."
+        )
+    return float(max_gamma)
+
+
+def _check_shift(shift) -> float:
+    if isinstance(shift, (str, bytes)) or not is_concrete(shift):
+        raise ValueError(f"`shift` must be a concrete (static) number, got {shift!r}.")
+    check_range(_scalar(shift, "shift"), "shift")
+    return float(shift)
 
 
 def layer_distribution(
@@ -157,8 +226,36 @@ def layer_distribution(
     **Returns:** `(a, probs, means, std)`: layer positions $a_k$ `(K,)`, their probabilities
     $\pi_k$ `(K,)` (summing to 1), the conditional means $\gamma a_k/(\gamma^2+\beta^2)$ `(K,)` and
     the common conditional standard deviation $\beta/\sqrt{\gamma^2+\beta^2}$ (a scalar).
+
+    **Raises:** `ValueError` (or, traced, a run-time error) unless `gamma > 0`, `beta > 0`,
+    `shift` is finite and $\sqrt{\gamma^2+\beta^2} \le$ `max_gamma` (a larger scale would
+    silently lose probability mass off the table).
     """
     dtype = _float_dtype(dtype)
+    max_gamma = _check_max_gamma(max_gamma)
+    shift = _check_shift(shift)
+    gamma = check_positive(_scalar(gamma, "gamma"), "gamma")
+    beta = check_positive(_scalar(beta, "beta"), "beta")
+    if is_concrete(gamma) and is_concrete(beta):
+        scale = math.hypot(float(gamma), float(beta))
+        if scale > max_gamma:
+            raise ValueError(
+                f"sqrt(gamma^2 + beta^2) = {scale:.4g} exceeds `max_gamma` = {max_gamma:.4g}; "
+                "pass a larger `max_gamma`."
+            )
+    else:
+        g, b = jnp.asarray(gamma, dtype), jnp.asarray(beta, dtype)
+        ok = jnp.isfinite(g) & jnp.isfinite(b) & (g > 0) & (b > 0)  # else reported above
+        too_big = ok & ~(jnp.sqrt(g**2 + b**2) <= max_gamma)
+        gamma = eqx.error_if(
+            g, too_big, "sqrt(gamma^2 + beta^2) exceeds `max_gamma`; pass a larger `max_gamma`."
+        )
+        beta = b
+    return _layer_distribution(gamma, beta, shift=shift, max_gamma=max_gamma, dtype=dtype)
+
+
+def _layer_distribution(gamma, beta, *, shift, max_gamma, dtype):
+    # `layer_distribution` without its checks (the samplers validate their own arguments).
     n = num_layers(max_gamma)
     half = n // 2
     gamma = jnp.asarray(gamma, dtype)
@@ -215,45 +312,41 @@ def pancakes(
     **Returns:** samples `(num, dim)` with $\langle g, \omega\rangle$ within a few $\beta$ of
     $\mathbb{Z} + s$ (up to the shrink $a_k\beta^2/(\gamma^2+\beta^2)$).
     """
-    omega = jnp.asarray(omega)
+    key = as_key(key)
+    omega = check_floating(omega, "omega")
     if omega.ndim != 1 or omega.shape[0] < 1:
         raise ValueError(f"`omega` must be a vector of shape (dim,), got shape {omega.shape}.")
-    if not jnp.issubdtype(omega.dtype, jnp.floating):
-        raise ValueError(f"`omega` must have a floating dtype, got {omega.dtype}.")
     num = check_int_range(num, "num", low=1)
-    check_positive(beta, "beta")
+    beta = check_positive(_scalar(beta, "beta"), "beta")
+    shift = _check_shift(shift)
     dim = omega.shape[0]
     dtype = omega.dtype if dtype is None else _float_dtype(dtype)
     if max_gamma is None:
         max_gamma = 8.0 * math.sqrt(dim)
-    check_positive(max_gamma, "max_gamma")
-    omega = omega.astype(dtype)
+    max_gamma = _check_max_gamma(max_gamma)
+    if block_size is not None:
+        block_size = check_int_range(block_size, "block_size", low=1)
+    omega, gamma = _secret_vector(omega.astype(dtype))
     beta = jnp.asarray(beta, dtype)
-    if is_concrete(omega) and not bool(jnp.all(jnp.isfinite(omega))):
-        raise ValueError("`omega` contains NaN or inf values.")
-    gamma = jnp.linalg.norm(omega)
     scale = jnp.sqrt(gamma**2 + beta**2)
-    if is_concrete(gamma):
-        if float(gamma) == 0.0:
-            raise ValueError("`omega` must be non-zero.")
+    if is_concrete(scale):
         if float(scale) > max_gamma:
             raise ValueError(
                 f"sqrt(|omega|^2 + beta^2) = {float(scale):.4g} exceeds `max_gamma` = "
                 f"{max_gamma:.4g}; pass a larger `max_gamma`."
             )
     else:
-        gamma = eqx.error_if(gamma, gamma == 0, "`omega` must be non-zero.")
+        # Only for a finite, non-zero `omega` and a valid `beta` (those are reported by their
+        # own checks), so exactly one message names the culprit.
+        valid = jnp.isfinite(gamma) & (gamma > 0) & jnp.isfinite(beta) & (beta > 0)
+        if not is_concrete(omega):
+            valid = valid & jnp.all(jnp.isfinite(omega))
         gamma = eqx.error_if(
             gamma,
-            ~(jnp.sqrt(gamma**2 + beta**2) <= max_gamma),
-            "sqrt(|omega|^2 + beta^2) exceeds `max_gamma` (or is not finite); "
-            "pass a larger `max_gamma`.",
+            valid & ~(scale <= max_gamma),
+            "sqrt(|omega|^2 + beta^2) exceeds `max_gamma`; pass a larger `max_gamma`.",
         )
-    if not is_concrete(beta):
-        beta = eqx.error_if(beta, ~(beta > 0), "`beta` must be > 0.")
-    if block_size is not None:
-        block_size = check_int_range(block_size, "block_size", low=1)
-    return _pancakes_core(key, omega, gamma, beta, num, float(shift), float(max_gamma), block_size)
+    return _pancakes_core(key, omega, gamma, beta, num, shift, max_gamma, block_size)
 
 
 @functools.partial(jax.jit, static_argnums=(4, 5, 6, 7))
@@ -262,7 +355,7 @@ def _pancakes_core(key, omega, gamma, beta, num, shift, max_gamma, block_size):
     dim = omega.shape[0]
     dtype = omega.dtype
     u = omega / gamma
-    a, probs, means, std = layer_distribution(
+    a, probs, means, std = _layer_distribution(
         gamma, beta, shift=shift, max_gamma=max_gamma, dtype=dtype
     )
     k_layer, k_t, k_z = jr.split(key, 3)
@@ -287,8 +380,13 @@ def _pancakes_core(key, omega, gamma, beta, num, shift, max_gamma, block_size):
 
 
 def distance_to_layers(values: ArrayLike, *, shift: float = 0.5) -> Array:
-    r"""$\mathrm{dist}(v, \mathbb{Z} + s)$ elementwise (in $[0, 1/2]$)."""
-    values = jnp.asarray(values)
+    r"""$\mathrm{dist}(v, \mathbb{Z} + s)$ elementwise (in $[0, 1/2]$).
+
+    `values` must be finite and floating (integers would truncate the shift); `shift` a finite
+    number.
+    """
+    values = check_finite(check_floating(values, "values"), "values")
+    shift = check_range(_scalar(shift, "shift"), "shift")
     r = values - jnp.asarray(shift, values.dtype)
     return jnp.abs(r - jnp.round(r))
 
@@ -309,15 +407,14 @@ def clwe(
 
     **Returns:** `(y, z)` of shapes `(num, dim)` and `(num,)`, `z` in `[0, 1)`.
     """
-    omega = jnp.asarray(omega)
-    if omega.ndim != 1:
+    key = as_key(key)
+    omega = check_floating(omega, "omega")
+    if omega.ndim != 1 or omega.shape[0] < 1:
         raise ValueError(f"`omega` must be a vector of shape (dim,), got shape {omega.shape}.")
-    if not jnp.issubdtype(omega.dtype, jnp.floating):
-        raise ValueError(f"`omega` must have a floating dtype, got {omega.dtype}.")
     num = check_int_range(num, "num", low=1)
-    check_positive(beta, "beta")
+    beta = check_positive(_scalar(beta, "beta"), "beta")
     dtype = omega.dtype if dtype is None else _float_dtype(dtype)
-    omega = omega.astype(dtype)
+    omega, _ = _secret_vector(omega.astype(dtype))
     k_y, k_e = jr.split(key)
     y = jr.normal(k_y, (num, omega.shape[0]), dtype)
     e = jnp.asarray(beta, dtype) * jr.normal(k_e, (num,), dtype)

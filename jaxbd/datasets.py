@@ -7,6 +7,7 @@ standardisation fitted on the training part only, labels `-1.0/+1.0` for two cla
 
 import dataclasses
 import gzip
+import math
 import os
 import struct
 from collections.abc import Sequence
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
+
+from ._validate import check_int_range
 
 
 __all__ = [
@@ -52,6 +55,27 @@ class Dataset:
     classes: tuple
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
+
+    def __post_init__(self):
+        # Shapes and dtypes only (cheap): the loaders build consistent datasets; this refuses
+        # a hand-made one whose parts do not fit together.
+        for xn, yn in (("x_train", "y_train"), ("x_test", "y_test")):
+            xa, ya = getattr(self, xn), getattr(self, yn)
+            dtype = getattr(xa, "dtype", None)
+            if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+                raise ValueError(f"`{xn}` must be a floating array, got dtype {dtype}.")
+            if xa.ndim != 2:
+                raise ValueError(f"`{xn}` must have shape (n, d), got {xa.shape}.")
+            if getattr(ya, "ndim", None) != 1 or ya.shape[0] != xa.shape[0]:
+                raise ValueError(
+                    f"`{yn}` must be a vector of {xa.shape[0]} labels (one per row of `{xn}`), "
+                    f"got shape {getattr(ya, 'shape', None)}."
+                )
+        if self.x_test.shape[1] != self.x_train.shape[1]:
+            raise ValueError(
+                f"`x_test` has {self.x_test.shape[1]} features but `x_train` has "
+                f"{self.x_train.shape[1]}."
+            )
 
     @property
     def dim(self) -> int:
@@ -99,13 +123,17 @@ def gaussian_mixture(
     so classes are separable with margin growing with `separation`. Returns raw `(x, y)`,
     `y` in `0..c-1`; deterministic in `seed`.
     """
-    if num_samples < 2 * num_classes:
-        raise ValueError(f"`num_samples` must be >= 2 * num_classes, got {num_samples}.")
-    if dim < 1:
-        raise ValueError(f"`dim` must be >= 1, got {dim}.")
-    if num_classes < 2:
-        raise ValueError(f"`num_classes` must be >= 2, got {num_classes}.")
-    if not np.isfinite(separation) or separation < 0:
+    seed = _check_seed(seed)
+    num_classes = check_int_range(num_classes, "num_classes", low=2)
+    num_samples = check_int_range(num_samples, "num_samples", low=2 * num_classes)
+    dim = check_int_range(dim, "dim", low=1)
+    if (
+        isinstance(separation, (bool, np.bool_, str, bytes))
+        or np.iscomplexobj(separation)
+        or np.ndim(separation) != 0
+    ):
+        raise ValueError(f"`separation` must be a finite number >= 0, got {separation!r}.")
+    if not np.isfinite(float(separation)) or float(separation) < 0:
         raise ValueError(f"`separation` must be a finite number >= 0, got {separation}.")
     rng = np.random.default_rng(seed)
     means = rng.standard_normal((num_classes, dim))
@@ -142,8 +170,13 @@ def load(
 
     **Returns:** a [`Dataset`][].
     """
-    if name not in NAMES:
-        raise ValueError(f"Unknown dataset name {name!r}; known: {', '.join(NAMES)}.")
+    if not isinstance(name, str) or name not in NAMES:
+        raise ValueError(
+            f"Unknown dataset name {name!r}: `name` must be one of {', '.join(NAMES)} "
+            "(user files: jaxbd.datasets.load_arrays)."
+        )
+    seed = _check_seed(seed)
+    _float_dtype(dtype)
     if name == "synthetic":
         x, y = gaussian_mixture(seed, **synthetic_kwargs)
     else:
@@ -183,14 +216,16 @@ def from_arrays(
     When `x_test, y_test` are given they are the test part; otherwise a stratified split with
     `test_fraction` is drawn with `seed`. Images are flattened to vectors.
     """
-    x = np.asarray(x)
+    seed = _check_seed(seed)
+    dtype = _float_dtype(dtype)
+    if not isinstance(normalize, str) or normalize not in _NORMALIZE:
+        raise ValueError(f"`normalize` must be one of {_NORMALIZE}, got {normalize!r}.")
+    x = _as_feature_matrix(np.asarray(x), "x")
     y = np.asarray(y)
-    x = _as_feature_matrix(x, "x")
     _check_labels_vector(y, x, "y")
     if (x_test is None) != (y_test is None):
-        raise ValueError("Give both `x_test` and `y_test`, or neither.")
-    if normalize not in _NORMALIZE:
-        raise ValueError(f"`normalize` must be one of {_NORMALIZE}, got {normalize!r}.")
+        missing = "y_test" if y_test is None else "x_test"
+        raise ValueError(f"Give both `x_test` and `y_test`, or neither (`{missing}` is missing).")
     if x_test is not None:
         x_test = _as_feature_matrix(np.asarray(x_test), "x_test")
         y_test = np.asarray(y_test)
@@ -198,14 +233,28 @@ def from_arrays(
         if x_test.shape[1] != x.shape[1]:
             raise ValueError(f"`x_test` has {x_test.shape[1]} features but `x` has {x.shape[1]}.")
     else:
-        if not (0.0 < float(test_fraction) < 1.0):
-            raise ValueError(f"`test_fraction` must lie in (0, 1), got {test_fraction}.")
+        tf = test_fraction
+        if isinstance(tf, (bool, np.bool_, str, bytes)) or np.ndim(tf) != 0 or np.iscomplexobj(tf):
+            raise ValueError(f"`test_fraction` must be a number in (0, 1), got {tf!r}.")
+        if not (0.0 < float(tf) < 1.0):
+            raise ValueError(f"`test_fraction` must lie in (0, 1), got {tf}.")
 
     present = np.unique(y)
+    classes_given = classes is not None
     if classes is None:
         classes = tuple(present.tolist())
+        if len(classes) < 2:
+            raise ValueError(
+                f"`y` holds a single class ({classes[0]!r}); need at least two classes."
+            )
     else:
-        classes = tuple(np.asarray(c).item() for c in classes)
+        bad = f"`classes` must be a sequence of labels (e.g. (3, 8)), got {classes!r}."
+        if isinstance(classes, (str, bytes, dict)):
+            raise ValueError(bad)
+        try:
+            classes = tuple(np.asarray(c).item() for c in classes)
+        except (TypeError, ValueError):
+            raise ValueError(bad) from None
         if len(set(classes)) != len(classes):
             raise ValueError(f"`classes` has repeated entries: {classes}.")
         missing = [c for c in classes if c not in set(present.tolist())]
@@ -213,8 +262,17 @@ def from_arrays(
             raise ValueError(
                 f"`classes` names labels not in the data: {missing}; present: {present.tolist()}."
             )
-    if len(classes) < 2:
-        raise ValueError(f"Need at least two classes, got {classes}.")
+        if len(classes) < 2:
+            raise ValueError(f"`classes` must name at least two classes, got {classes}.")
+    if x_test is not None and not classes_given:
+        # With `classes` given, other labels are dropped on purpose; without it, a test label
+        # that never occurs in training would be dropped silently.
+        unseen = sorted(set(np.unique(y_test).tolist()) - set(present.tolist()))
+        if unseen:
+            raise ValueError(
+                f"`y_test` holds labels {unseen[:10]} that never occur in `y` "
+                f"(training classes: {present.tolist()[:10]}); pass `classes` to keep a subset."
+            )
 
     def select(xa, ya):
         keep = np.isin(ya, np.asarray(classes))
@@ -227,12 +285,29 @@ def from_arrays(
     if x_test is None:
         from sklearn.model_selection import train_test_split
 
+        counts = np.bincount(yi, minlength=len(classes))
+        if counts.min() < 2:
+            rare = classes[int(np.argmin(counts))]
+            raise ValueError(
+                f"`y`: class {rare!r} has {int(counts.min())} example(s); a stratified split "
+                "needs at least 2 per class (or pass `x_test`, `y_test`)."
+            )
+        n, c = len(yi), len(classes)
+        n_test = math.ceil(float(test_fraction) * n)
+        if n_test < c or n - n_test < c:
+            raise ValueError(
+                f"`test_fraction` = {test_fraction} gives {n_test} test and {n - n_test} "
+                f"training examples out of {n}: each part needs at least one example of each "
+                f"of the {c} classes."
+            )
         x_tr, x_te, y_tr, y_te = train_test_split(
-            x, yi, test_size=float(test_fraction), random_state=int(seed), stratify=yi
+            x, yi, test_size=float(test_fraction), random_state=seed, stratify=yi
         )
     else:
         x_tr, y_tr = x, yi
         x_te, y_te = select(x_test, y_test)
+        if x_te.shape[0] == 0:
+            raise ValueError(f"`y_test` holds none of the classes {classes}: the test part is empty.")
 
     mean = scale = None
     if normalize in ("standardize", "unit_norm"):
@@ -262,6 +337,25 @@ def from_arrays(
     )
 
 
+def _check_seed(seed) -> int:
+    return check_int_range(seed, "seed", low=0, high=2**32 - 1)
+
+
+def _float_dtype(dtype):
+    """`dtype` must be a real floating dtype: an integer dtype would truncate standardised
+    features (and ±1 labels are stored in it too)."""
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"`dtype` must be a floating dtype, got {dtype!r}.") from None
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise ValueError(
+            f"`dtype` must be a real floating dtype (e.g. jnp.float32), got {dt}: the "
+            "standardised features would be truncated or cast."
+        )
+    return dt
+
+
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms > 0, norms, 1.0)
@@ -270,11 +364,16 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 def _as_feature_matrix(x: np.ndarray, name: str) -> np.ndarray:
     if x.ndim < 2:
         raise ValueError(f"`{name}` must have one row per example, got shape {x.shape}.")
+    if np.iscomplexobj(x):
+        raise ValueError(
+            f"`{name}` is complex ({x.dtype}); pass real features (the imaginary part would be "
+            "dropped)."
+        )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise ValueError(f"`{name}` must be numeric, got dtype {x.dtype}.")
-    x = x.reshape(x.shape[0], -1).astype(np.float64)
-    if x.shape[0] == 0 or x.shape[1] == 0:
+    if x.shape[0] == 0 or math.prod(x.shape[1:]) == 0:
         raise ValueError(f"`{name}` is empty (shape {x.shape}).")
+    x = x.reshape(x.shape[0], -1).astype(np.float64)
     if not np.all(np.isfinite(x)):
         bad = int(np.sum(~np.isfinite(x)))
         raise ValueError(f"`{name}` contains {bad} NaN or inf values.")
@@ -286,6 +385,8 @@ def _check_labels_vector(y: np.ndarray, x: np.ndarray, name: str) -> None:
         raise ValueError(f"`{name}` must be a vector of labels, got shape {y.shape}.")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"`{name}` has {y.shape[0]} labels but there are {x.shape[0]} examples.")
+    if np.iscomplexobj(y):
+        raise ValueError(f"`{name}` must hold integer or string class labels, got dtype {y.dtype}.")
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)):
             raise ValueError(f"`{name}` contains NaN or inf values.")
@@ -316,26 +417,28 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             data = f.read()
-    except OSError as e:
-        raise ValueError(f"Cannot read IDX file {path!r}: {e}") from e
+    except (OSError, EOFError) as e:  # gzip: BadGzipFile is an OSError; truncated: EOFError
+        raise ValueError(f"Cannot read IDX file `path` = {path!r}: {e}") from e
     if len(data) < 4:
-        raise ValueError(f"{path!r} is not an IDX file: shorter than its 4-byte magic number.")
+        raise ValueError(
+            f"`path` = {path!r} is not an IDX file: shorter than its 4-byte magic number."
+        )
     zero, code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or code not in _IDX_DTYPES or ndim < 1:
         raise ValueError(
-            f"{path!r} is not an IDX file: bad magic number {data[:4].hex()} "
+            f"`path` = {path!r} is not an IDX file: bad magic number {data[:4].hex()} "
             "(expected 0000 + type code 08/09/0B/0C/0D/0E + ndim)."
         )
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f"{path!r}: truncated IDX header ({len(data)} bytes).")
+        raise ValueError(f"`path` = {path!r}: truncated IDX header ({len(data)} bytes).")
     shape = struct.unpack(">" + "I" * ndim, data[4:header])
     dtype = _IDX_DTYPES[code]
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     payload = len(data) - header
     if payload != expected:
         raise ValueError(
-            f"{path!r}: IDX header says shape {shape} ({expected} bytes) but the file holds "
+            f"`path` = {path!r}: IDX header says shape {shape} ({expected} bytes) but the file holds "
             f"{payload} bytes of data (truncated or corrupted)."
         )
     return (
@@ -368,19 +471,21 @@ def load_arrays(
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise ValueError(f"No such file: {path!r}.")
+        raise ValueError(f"No such file: `path` = {path!r}.")
+    _check_seed(seed)
+    _float_dtype(dtype)
     name = os.path.basename(path)
     if path.endswith(".npz"):
         try:
             npz = np.load(path, allow_pickle=False)
         except Exception as e:  # zipfile.BadZipFile, ValueError, OSError...
-            raise ValueError(f"{path!r} is not a readable .npz file: {e}") from e
+            raise ValueError(f"`path` = {path!r} is not a readable .npz file: {e}") from e
         with npz:
             keys = set(npz.files)
             for required in ("x", "y"):
                 if required not in keys:
                     raise ValueError(
-                        f"{path!r} has no array {required!r}; it holds {sorted(keys)} "
+                        f"`path` = {path!r} has no array {required!r}; it holds {sorted(keys)} "
                         "(expected 'x', 'y' and optionally 'x_test', 'y_test')."
                     )
             arrays = {k: np.asarray(npz[k]) for k in keys & {"x", "y", "x_test", "y_test"}}
@@ -398,17 +503,21 @@ def load_arrays(
         )
     if labels is None:
         raise ValueError(
-            f"{path!r} is not a .npz file; for IDX images pass the labels file as `labels=`."
+            f"`path` = {path!r} is not a .npz file; for IDX images pass the labels file as "
+            "`labels` (labels=PATH)."
         )
     x = read_idx(path)
-    y = read_idx(labels)
+    try:
+        y = read_idx(labels)
+    except ValueError as e:
+        raise ValueError(f"`labels`: {e}") from e
     if y.ndim != 1:
         raise ValueError(
-            f"IDX labels file {os.fspath(labels)!r} must be 1-D, got shape {y.shape}."
+            f"IDX labels file `labels` = {os.fspath(labels)!r} must be 1-D, got shape {y.shape}."
         )
     if y.shape[0] != x.shape[0]:
         raise ValueError(
-            f"IDX images {path!r} hold {x.shape[0]} examples but labels "
+            f"IDX images {path!r} hold {x.shape[0]} examples but `labels` = "
             f"{os.fspath(labels)!r} hold {y.shape[0]}."
         )
     return from_arrays(

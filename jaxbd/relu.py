@@ -49,8 +49,10 @@ import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._validate import (
+    as_key,
     check_example,
     check_finite,
+    check_floating,
     check_int_range,
     check_positive,
     check_xy,
@@ -71,6 +73,40 @@ __all__ = [
 ]
 
 
+# Tolerance on ||s|| = 1 for a secret direction (float16 rounding of k entries 1/sqrt(k)).
+_UNIT_TOL = 1e-3
+
+
+def _scalar(value, name: str):
+    """`value` must be one number (a Python number or a 0-d array, possibly traced)."""
+    if isinstance(value, (str, bytes)) or value is None or jnp.ndim(value) != 0:
+        shape = getattr(value, "shape", None)
+        got = f"an array of shape {shape}" if shape is not None else repr(value)
+        raise ValueError(f"`{name}` must be a scalar, got {got}.")
+    return value
+
+
+def _check_field(a, name: str, ndim: int) -> None:
+    # An array field: real floating, `ndim` dimensions; finite when concrete (a model built
+    # under jit/vmap holds tracers: only dtype and shape are checked then).
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(
+            f"`{name}` must be a real floating array, got {type(a).__name__} of dtype {dtype}."
+        )
+    if a.ndim != ndim:
+        raise ValueError(f"`{name}` must have {ndim} dimension(s), got shape {a.shape}.")
+    if is_concrete(a) and isinstance(a, (jax.Array, np.ndarray)):
+        if not np.all(np.isfinite(np.asarray(a))):
+            raise ValueError(f"`{name}` contains NaN or inf values.")
+
+
+def _check_unit_host(s, name: str) -> None:
+    norm = float(np.linalg.norm(np.asarray(s, dtype=np.float64)))
+    if abs(norm - 1.0) > _UNIT_TOL:
+        raise ValueError(f"`{name}` must be a unit vector, got norm {norm:.6g}.")
+
+
 class RandomReLU(eqx.Module):
     r"""One-hidden-layer random-ReLU network (GKVZ Alg. 7).
 
@@ -85,6 +121,17 @@ class RandomReLU(eqx.Module):
     w: Float[Array, " m"]
     tau: Float[Array, ""]
     scale: Float[Array, ""]
+
+    def __check_init__(self):
+        # Also run when a model is rebuilt from a file (values only when concrete).
+        _check_field(self.g, "g", 2)
+        _check_field(self.w, "w", 1)
+        _check_field(self.tau, "tau", 0)
+        _check_field(self.scale, "scale", 0)
+        if min(self.g.shape) < 1:
+            raise ValueError(f"`g` must have shape (m, d) with m, d >= 1, got {self.g.shape}.")
+        if self.w.shape != (self.g.shape[0],):
+            raise ValueError(f"`w` must have shape ({self.g.shape[0]},), got {self.w.shape}.")
 
     @property
     def width(self) -> int:
@@ -114,6 +161,18 @@ class ReLUBackdoorKey(AbstractBackdoorKey):
     secret: Float[Array, " d"]
     theta: float = eqx.field(static=True)
 
+    def __check_init__(self):
+        if isinstance(self.theta, (bool, np.bool_)) or not isinstance(
+            self.theta, (int, float, np.number)
+        ):
+            raise ValueError(f"`theta` must be a number >= 0, got {self.theta!r}.")
+        check_positive(self.theta, "theta", allow_zero=True)
+        _check_field(self.secret, "secret", 1)
+        if self.secret.shape[0] < 1:
+            raise ValueError("`secret` is empty.")
+        if is_concrete(self.secret) and isinstance(self.secret, (jax.Array, np.ndarray)):
+            _check_unit_host(self.secret, "secret")
+
     @property
     def sparsity(self) -> int:
         return int(jnp.sum(self.secret != 0))
@@ -125,11 +184,23 @@ def sample_sparse_secret(
     r"""A unit `sparsity`-sparse secret $s$ (GKVZ Def. A.1: "a $d^\alpha$-sparse vector of unit
     norm"): uniformly random support of size $k$, entries $\pm 1/\sqrt{k}$ with random signs.
 
-    **Raises:** `ValueError` unless `1 <= sparsity <= dim`.
+    **Raises:** `ValueError` unless `1 <= sparsity <= dim`, for a `key` that is not a PRNG key
+    and for a non-floating `dtype`.
     """
+    key = as_key(key)
     dim = check_int_range(dim, "dim", low=1)
     sparsity = check_int_range(sparsity, "sparsity", low=1, high=dim)
-    return _secret(key, dim, sparsity, jnp.dtype(dtype))
+    return _secret(key, dim, sparsity, _float_dtype(dtype))
+
+
+def _float_dtype(dtype):
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"`dtype` must be a floating dtype, got {dtype!r}.") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"`dtype` must be a real floating dtype, got {dtype}.")
+    return dtype
 
 
 @functools.partial(jax.jit, static_argnums=(1, 3))
@@ -154,24 +225,26 @@ def spiked_gaussian(
 
     `theta` may be traced (jit / vmap over `theta` or `key`); `num` is static.
 
-    **Raises:** `ValueError` for `theta < 0` (when concrete), a non-vector or non-finite `s`, or
-    (concrete `s`) `||s|| != 1` beyond a relative 1e-3.
+    **Raises:** `ValueError` (or, for traced values, a run-time error) for `theta < 0` or not
+    finite, a non-vector, non-floating or non-finite `s`, `||s|| != 1` beyond a relative 1e-3,
+    and a `key` that is not a PRNG key.
     """
-    s = jnp.asarray(s)
-    if s.ndim != 1 or not jnp.issubdtype(s.dtype, jnp.floating):
-        raise ValueError(f"`s` must be a floating vector (d,), got {s.dtype}{list(s.shape)}.")
+    key = as_key(key)
+    s = check_floating(s, "s")
+    if s.ndim != 1 or s.shape[0] < 1:
+        raise ValueError(f"`s` must be a floating vector (d,), got shape {s.shape}.")
     num = check_int_range(num, "num", low=0)
-    check_positive(theta, "theta", allow_zero=True)
+    theta = check_positive(_scalar(theta, "theta"), "theta", allow_zero=True)
+    s = check_finite(s, "s")
     if is_concrete(s):
-        # Host-side (numpy) checks: they also work when a concrete `s` is closed over by a jit.
-        s_np = np.asarray(s, dtype=np.float64)
-        if not np.all(np.isfinite(s_np)):
-            raise ValueError("`s` contains NaN or inf values.")
-        norm = float(np.linalg.norm(s_np))
-        if abs(norm - 1.0) > 1e-3:
-            raise ValueError(f"`s` must be a unit vector, got norm {norm:.6g}.")
-    else:
-        s = check_finite(s, "s")
+        _check_unit_host(s, "s")
+    else:  # a NaN/inf `s` gets only the message above
+        norm = jnp.linalg.norm(s)
+        s = eqx.error_if(
+            s,
+            jnp.all(jnp.isfinite(s)) & ~(jnp.abs(norm - 1) <= _UNIT_TOL),
+            "`s` must be a unit vector.",
+        )
     return _spiked(key, s, jnp.asarray(theta, s.dtype), num)
 
 
@@ -187,8 +260,29 @@ def fit_threshold(
     r"""The threshold $\tau$ maximising the accuracy of $\mathrm{sgn}(f - \tau)$ on labels `y` (±1).
 
     Candidates are below all values, between consecutive sorted values (the midpoint) and above
-    all values; the first maximiser wins. Returns `(tau, accuracy)`. Jittable.
+    all values; the first maximiser wins. Returns `(tau, accuracy)`. Jittable: NaN/inf in `f`
+    and labels other than ±1 raise `ValueError` (or, traced, a run-time error).
     """
+    f = check_floating(f, "f")
+    y = jnp.asarray(y)
+    if f.ndim != 1 or f.shape[0] < 1:
+        raise ValueError(f"`f` must be a non-empty vector (n,), got shape {f.shape}.")
+    if y.shape != f.shape:
+        raise ValueError(f"`y` must have the shape of `f` {f.shape}, got {y.shape}.")
+    if not (jnp.issubdtype(y.dtype, jnp.floating) or jnp.issubdtype(y.dtype, jnp.signedinteger)):
+        raise ValueError(f"`y` must hold -1/+1 labels, got dtype {y.dtype}.")
+    f = check_finite(f, "f")
+    labels = "`y` must hold -1/+1 labels (binary)."
+    if is_concrete(y):
+        if not np.all(np.isin(np.asarray(y), (-1, 1))):
+            raise ValueError(f"{labels[:-1]}, got {np.unique(np.asarray(y))[:10].tolist()}.")
+    else:
+        y = eqx.error_if(y, ~jnp.all((y == 1) | (y == -1)), labels)
+    return _fit_threshold(f, y)
+
+
+def _fit_threshold(f, y):
+    # `fit_threshold` without its checks (the training code's features are finite).
     n = f.shape[0]
     order = jnp.argsort(f)
     fs, ys = f[order], y[order]
@@ -291,14 +385,14 @@ def _features(g, x):
 
 @functools.partial(jax.jit, static_argnums=3)
 def _head_init(phi, y, w, mix):
-    tau, _ = fit_threshold(phi @ w, y)
+    tau, _ = _fit_threshold(phi @ w, y)
     return _Head(jnp.zeros_like(w), tau, jnp.log(_score_scale(phi @ w)), mix)
 
 
 @jax.jit
 def _finish(g, phi, y, w):
     f = phi @ w
-    tau, _ = fit_threshold(f, y)
+    tau, _ = _fit_threshold(f, y)
     return RandomReLU(g=g, w=w, tau=tau, scale=_score_scale(f).astype(f.dtype))
 
 
@@ -343,7 +437,11 @@ def train(
       $w = (1-\varepsilon)/m + \varepsilon\,\mathrm{softmax}(v)$, Adam steps and learning rate.
 
     **Returns:** a [`RandomReLU`][] whose `tau` maximises training accuracy.
+
+    **Raises:** `ValueError` naming the argument (a `key` that is not a PRNG key, data that are
+    not finite floating `(n, d)` with ±1 labels of both classes, `width < 1`, ...).
     """
+    key = as_key(key)
     x, y, width = _check_common(x, y, width, head, head_mix, head_steps, head_lr)
     kw = dict(head=head, head_mix=head_mix, head_steps=head_steps, head_lr=head_lr)
     return _train_cell(key, x, y, width=width, **kw)
@@ -375,9 +473,15 @@ def backdoor(
     **Warns:** [`jaxbd.detect.DetectableRegimeWarning`][] when a distinguisher of the detection
     lab detects these parameters (e.g. `theta` above the BBP line `sqrt(d / width)`).
     """
+    key = as_key(key)
     x, y, width = _check_common(x, y, width, head, head_mix, head_steps, head_lr)
     sparsity = check_int_range(sparsity, "sparsity", low=1, high=x.shape[1])
-    check_positive(theta, "theta", allow_zero=True)
+    if isinstance(theta, jax.core.Tracer):
+        raise ValueError(
+            "`theta` must be a concrete number (it is stored in the backdoor key); "
+            "do not pass it through jit/vmap."
+        )
+    check_positive(_scalar(theta, "theta"), "theta", allow_zero=True)
     from .detect.regime import warn_if_detectable
 
     warn_if_detectable("relu", dim=x.shape[1], width=width, sparsity=sparsity, theta=theta)
@@ -394,7 +498,12 @@ def activate(
     Changes at most `sparsity` coordinates, by exactly `strength` in ℓ2. One-way: pushes the
     backdoored model's output towards **+1**. `strength` may be traced (jit / vmap).
     """
+    if not isinstance(backdoor_key, ReLUBackdoorKey):
+        raise ValueError(
+            "`backdoor_key` must be a ReLUBackdoorKey (from jaxbd.relu.backdoor), got "
+            f"{type(backdoor_key).__name__}."
+        )
     s = backdoor_key.secret
     x = check_example(x, s.shape[0])
-    check_positive(strength, "strength", allow_zero=True)
+    strength = check_positive(_scalar(strength, "strength"), "strength", allow_zero=True)
     return x + jnp.asarray(strength, x.dtype) * s.astype(x.dtype)

@@ -43,16 +43,21 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from . import clwe as _clwe
 from ._validate import (
+    as_key,
     check_example,
+    check_finite,
+    check_floating,
     check_int_range,
     check_matrix,
     check_positive,
     check_xy,
+    is_concrete,
 )
 from .keys import AbstractBackdoorKey
 
@@ -86,10 +91,15 @@ def cos_turns(theta: Array) -> Array:
     $< 2\cdot 10^{-17}$) at $x = 2\pi s \le \pi/2$. Measured error: $\le 2\cdot 10^{-7}$ (float32),
     $\le 10^{-15}$ (float64) against `numpy.cos(2 pi theta)` in float64 of the same $\theta$.
     Differentiable (the derivative of $\mathrm{round}$ is 0 almost everywhere).
+
+    **Raises:** `ValueError` for a non-floating `theta` (integers would make every value 1);
+    NaN/inf values raise `ValueError` (or, traced, a run-time error).
     """
-    theta = jnp.asarray(theta)
-    if not jnp.issubdtype(theta.dtype, jnp.floating):
-        raise ValueError(f"`theta` must have a floating dtype, got {theta.dtype}.")
+    return _cos_turns(check_finite(check_floating(theta, "theta"), "theta"))
+
+
+def _cos_turns(theta: Array) -> Array:
+    # `cos_turns` without its checks: the featurization's inputs are checked by its callers.
     r = theta - jnp.round(theta)
     s = jnp.abs(r)
     flip = s > 0.25
@@ -123,7 +133,7 @@ def _featurize(frequencies, phases, bandwidth, x):
     """
     n, d = x.shape
     width = frequencies.shape[0]
-    one = lambda rows: cos_turns(rows @ frequencies.T / bandwidth + phases)  # noqa: E731
+    one = lambda rows: _cos_turns(rows @ frequencies.T / bandwidth + phases)  # noqa: E731
     rows = max(1, _BLOCK_OUTPUTS // max(width, 1))
     if jax.default_backend() != "cpu" or d < _BLOCK_MIN_DIM or n <= rows:
         return one(x)
@@ -131,6 +141,60 @@ def _featurize(frequencies, phases, bandwidth, x):
     rows = -(-n // num)  # balance the blocks: the padding is less than one row per block
     xp = jnp.pad(x, ((0, num * rows - n), (0, 0))).reshape(num, rows, d)
     return jax.lax.map(one, xp).reshape(num * rows, width)[:n]
+
+
+def _check_static_number(value, name: str) -> None:
+    # A static field: a concrete real number > 0 (never a string, a bool or an array).
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"`{name}` must be a number > 0, got {value!r}.")
+    check_positive(value, name)
+
+
+def _static_number(value, name: str) -> float:
+    # An argument that becomes a static field: a concrete real number > 0 (0-d concrete arrays
+    # are accepted and converted; tracers are refused with a clear message).
+    if isinstance(value, (jax.Array, np.ndarray)) and not isinstance(value, jax.core.Tracer):
+        if value.ndim == 0 and jnp.issubdtype(value.dtype, jnp.number):
+            value = value.item()
+    elif isinstance(value, jax.core.Tracer):
+        raise ValueError(
+            f"`{name}` must be a concrete number (it is a static field of the model and its "
+            "key); do not pass it through jit/vmap."
+        )
+    _check_static_number(value, name)
+    return float(value)
+
+
+def _check_field(a, name: str) -> None:
+    # An array field: real floating dtype; finite when concrete (not under jit/vmap).
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(
+            f"`{name}` must be a real floating array, got {type(a).__name__} of dtype {dtype}."
+        )
+    if is_concrete(a) and isinstance(a, (jax.Array, np.ndarray)):
+        if not np.all(np.isfinite(np.asarray(a))):
+            raise ValueError(f"`{name}` contains NaN or inf values.")
+
+
+def _check_model(model, name: str = "model") -> "RFFClassifier":
+    if not isinstance(model, RFFClassifier):
+        raise ValueError(f"`{name}` must be an RFFClassifier, got {type(model).__name__}.")
+    return model
+
+
+def _check_key(backdoor_key, dim: int | None = None) -> "RFFBackdoorKey":
+    if not isinstance(backdoor_key, RFFBackdoorKey):
+        raise ValueError(
+            f"`backdoor_key` must be an RFFBackdoorKey (from jaxbd.rff.backdoor), got "
+            f"{type(backdoor_key).__name__}."
+        )
+    if dim is not None and backdoor_key.omega.shape != (dim,):
+        raise ValueError(
+            f"`backdoor_key` is for inputs of dimension {backdoor_key.omega.shape[0]} but "
+            f"`model` takes inputs of dimension {dim}: they do not belong together."
+        )
+    return backdoor_key
 
 
 class RFFClassifier(eqx.Module):
@@ -151,15 +215,28 @@ class RFFClassifier(eqx.Module):
     bandwidth: float = eqx.field(static=True)
 
     def __check_init__(self):
-        check_positive(self.bandwidth, "bandwidth")
-        if self.frequencies.ndim != 2:
-            raise ValueError("`frequencies` must have shape (width, dim).")
+        # Also run when a model is rebuilt from a file: a crafted file cannot skip them. Values
+        # are checked only when concrete (construction under jit/vmap sees tracers).
+        _check_static_number(self.bandwidth, "bandwidth")
+        _check_field(self.frequencies, "frequencies")
+        _check_field(self.phases, "phases")
+        _check_field(self.head, "head")
+        if self.frequencies.ndim != 2 or min(self.frequencies.shape) < 1:
+            raise ValueError(
+                f"`frequencies` must have shape (width, dim) with width, dim >= 1, got "
+                f"{self.frequencies.shape}."
+            )
         width = self.frequencies.shape[0]
         if self.phases.shape != (width,):
             raise ValueError(f"`phases` must have shape ({width},), got {self.phases.shape}.")
         if self.head.ndim not in (1, 2) or self.head.shape[-1] != width:
             raise ValueError(
                 f"`head` must have shape ({width},) or (classes, {width}), got {self.head.shape}."
+            )
+        if self.head.ndim == 2 and self.head.shape[0] < 3:
+            raise ValueError(
+                f"`head` of a logits model must have at least 3 rows (classes), got "
+                f"{self.head.shape}; a binary model has a head of shape ({width},)."
             )
 
     @property
@@ -179,7 +256,7 @@ class RFFClassifier(eqx.Module):
         r"""$\Phi(x) = (\cos(2\pi(\langle g_i, x\rangle/\ell + b_i)))_i$ for one example."""
         x = check_example(x, self.dim, "x")
         x = x.astype(self.frequencies.dtype)
-        return cos_turns(self.frequencies @ x / self.bandwidth + self.phases)
+        return _cos_turns(self.frequencies @ x / self.bandwidth + self.phases)
 
     def batch_features(self, x: Float[Array, "n dim"]) -> Float[Array, "n width"]:
         r"""$\Phi$ of a batch `(n, dim)` -> `(n, width)`, as one `(n, d) x (d, m)` matmul.
@@ -209,10 +286,14 @@ class RFFBackdoorKey(AbstractBackdoorKey):
     beta: float = eqx.field(static=True)
 
     def __check_init__(self):
-        check_positive(self.bandwidth, "bandwidth")
-        check_positive(self.beta, "beta")
-        if self.omega.ndim != 1:
-            raise ValueError(f"`omega` must have shape (dim,), got {self.omega.shape}.")
+        _check_static_number(self.bandwidth, "bandwidth")
+        _check_static_number(self.beta, "beta")
+        _check_field(self.omega, "omega")
+        if self.omega.ndim != 1 or self.omega.shape[0] < 1:
+            raise ValueError(f"`omega` must have shape (dim,), dim >= 1, got {self.omega.shape}.")
+        concrete = is_concrete(self.omega) and isinstance(self.omega, (jax.Array, np.ndarray))
+        if concrete and not np.any(np.asarray(self.omega)):
+            raise ValueError("`omega` must be non-zero (a zero secret opens nothing).")
 
     @property
     def perturbation(self) -> Float[Array, " dim"]:
@@ -280,7 +361,7 @@ def _validate_train(x, y, width, bandwidth, loss, weight_decay, steps, learning_
         x, y, task, c = check_xy(x, y)
     width = check_int_range(width, "width", low=1)
     steps = check_int_range(steps, "steps", low=0)
-    check_positive(bandwidth, "bandwidth")
+    bandwidth = _static_number(bandwidth, "bandwidth")
     check_positive(weight_decay, "weight_decay", allow_zero=True)
     check_positive(learning_rate, "learning_rate")
     if loss not in LOSSES:
@@ -347,7 +428,12 @@ def train(
     - `weight_decay`, `steps`, `learning_rate`: the optimiser's settings.
 
     **Returns:** an [`RFFClassifier`][].
+
+    **Raises:** `ValueError` naming the argument: `key` not a PRNG key; `x` not a finite
+    floating `(n, dim)` matrix with `n, dim >= 1`; labels that are not ±1 / every class
+    `0..c-1`; `width < 1`, `bandwidth <= 0`, etc.
     """
+    key = as_key(key)
     x, y, task, c, width, steps, bandwidth = _validate_train(
         x, y, width, bandwidth, loss, weight_decay, steps, learning_rate
     )
@@ -403,12 +489,15 @@ def backdoor(
     lab detects these parameters ([`jaxbd.detect.regime_warnings`][] names it), e.g. a secret of
     support <= 3 (enumeration) or a tiny `beta` (the LLL attack).
     """
+    key = as_key(key)
     x, y, task, c, width, steps, bandwidth = _validate_train(
         x, y, width, bandwidth, loss, weight_decay, steps, learning_rate
     )
     d = x.shape[1]
     secret_dim = check_int_range(secret_dim, "secret_dim", low=1, high=d)
-    check_positive(beta, "beta")
+    beta = _static_number(beta, "beta")
+    if gamma is not None:
+        gamma = _static_number(gamma, "gamma")
     from .detect.regime import warn_if_detectable
 
     warn_if_detectable(
@@ -440,7 +529,7 @@ def backdoor(
         lr=learning_rate,
     )
     model = RFFClassifier(freqs, phases, head, bandwidth)
-    return model, RFFBackdoorKey(omega, bandwidth, float(beta))
+    return model, RFFBackdoorKey(omega, bandwidth, beta)
 
 
 def activate(backdoor_key: RFFBackdoorKey, x: Float[Array, " dim"]) -> Float[Array, " dim"]:
@@ -449,6 +538,7 @@ def activate(backdoor_key: RFFBackdoorKey, x: Float[Array, " dim"]) -> Float[Arr
     Only the `secret_dim` coordinates of the secret's support change; ℓ2 size
     $\ell\gamma = \ell \cdot 2\sqrt{\text{secret\_dim}}$ by default. Same shape and dtype as `x`.
     """
+    backdoor_key = _check_key(backdoor_key)
     x = check_example(x, backdoor_key.omega.shape[0], "x")
     return x + backdoor_key.perturbation.astype(x.dtype)
 
@@ -472,6 +562,7 @@ def margin(model: RFFClassifier, x: Float[Array, "n dim"]) -> Float[Array, " n"]
     (Activate-RFF) fails to change the label. Activate-RFF is guaranteed to flip $x$ when its
     margin exceeds [`flip_bound`][]. Use `jnp.quantile` on the result for a summary.
     """
+    model = _check_model(model)
     x = check_matrix(x, "x", dim=model.dim)
     return jax.vmap(lambda xi: _margin_one(model, xi))(x)
 
@@ -488,10 +579,8 @@ def flip_bound(model: RFFClassifier, backdoor_key: RFFBackdoorKey) -> dict[str, 
 
     For logits, $\|w\|_2$ is the largest row norm. Holds for every input $x$.
     """
-    if backdoor_key.omega.shape != (model.dim,):
-        raise ValueError(
-            f"`backdoor_key.omega` must have shape ({model.dim},), got {backdoor_key.omega.shape}."
-        )
+    model = _check_model(model)
+    backdoor_key = _check_key(backdoor_key, model.dim)
     omega = backdoor_key.omega.astype(model.frequencies.dtype)
     delta = _clwe.distance_to_layers(model.frequencies @ omega, shift=0.5)
     wnorm = jnp.max(jnp.linalg.norm(jnp.atleast_2d(model.head), axis=-1))
@@ -508,6 +597,8 @@ def feature_flip_error(
     r"""$\max_{x, i} |\varphi_i(x + \ell\omega) + \varphi_i(x)|$: how far Activate-RFF is from
     negating every feature exactly (GKVZ Thm 6.3 proof: $\le 2\pi\max_i\delta_i \approx$ a few
     $2\pi\beta$)."""
+    model = _check_model(model)
+    backdoor_key = _check_key(backdoor_key, model.dim)
     x = check_matrix(x, "x", dim=model.dim)
 
     def one(xi):
