@@ -58,7 +58,14 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from ._validate import check_example, check_int_range, is_concrete
+from ._validate import (
+    as_key,
+    check_example,
+    check_finite,
+    check_floating,
+    check_int_range,
+    is_concrete,
+)
 from .keys import AbstractBackdoorKey
 
 
@@ -73,6 +80,27 @@ __all__ = [
     "replicate",
     "trigger_probability",
 ]
+
+
+def _concrete(a):
+    """`a` as a numpy array when it holds values (not a tracer), else None."""
+    if isinstance(a, (np.ndarray, np.generic, jax.Array)) and is_concrete(a):
+        return np.asarray(a)
+    return None
+
+
+def _check_float_field(a, name: str) -> None:
+    if not isinstance(a, (np.ndarray, jax.Array)):
+        raise ValueError(f"`{name}` must be an array, got {type(a).__name__}.")
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        raise ValueError(f"`{name}` must have a real floating dtype, got {a.dtype}.")
+
+
+def _check_int_field(a, name: str) -> None:
+    if not isinstance(a, (np.ndarray, jax.Array)):
+        raise ValueError(f"`{name}` must be an array, got {type(a).__name__}.")
+    if not jnp.issubdtype(a.dtype, jnp.integer):
+        raise ValueError(f"`{name}` must have an integer dtype, got {a.dtype}.")
 
 
 def _step(z: Array) -> Array:
@@ -91,6 +119,37 @@ class ThresholdLayer(eqx.Module):
     bias: Float[Array, " out"]
     diagonal: bool = eqx.field(static=True, default=False)
 
+    def __check_init__(self):
+        if not isinstance(self.diagonal, (bool, np.bool_)):
+            raise ValueError(f"`diagonal` must be True or False, got {self.diagonal!r}.")
+        for name in ("weight", "bias"):
+            _check_float_field(getattr(self, name), name)
+        if self.bias.ndim != 1:
+            raise ValueError(f"`bias` must be a vector (out,), got shape {self.bias.shape}.")
+        want = "(n,) like `bias`" if self.diagonal else "(out, in) with out = len(bias)"
+        ok = (
+            self.weight.shape == self.bias.shape
+            if self.diagonal
+            else self.weight.ndim == 2 and self.weight.shape[0] == self.bias.shape[0]
+        )
+        if not ok:
+            raise ValueError(
+                f"`weight` must have shape {want}, got {self.weight.shape} (bias "
+                f"{self.bias.shape}, diagonal={self.diagonal})."
+            )
+        for name in ("weight", "bias"):
+            a = _concrete(getattr(self, name))
+            if a is not None and not np.all(np.isfinite(a)):
+                raise ValueError(f"`{name}` of a ThresholdLayer contains NaN or inf values.")
+
+    @property
+    def in_size(self) -> int:
+        return int(self.weight.shape[-1])
+
+    @property
+    def out_size(self) -> int:
+        return int(self.bias.shape[0])
+
     def __call__(self, z: Float[Array, " n"]) -> Float[Array, " out"]:
         w, b = self.weight.astype(z.dtype), self.bias.astype(z.dtype)
         return _step((w * z if self.diagonal else w @ z) - b)
@@ -107,6 +166,39 @@ class ChecksumKey(AbstractBackdoorKey):
     v: Int[Array, " n"]
     out_index: int = eqx.field(static=True)
     num_blocks: int = eqx.field(static=True)
+
+    def __check_init__(self):
+        _check_int_field(self.block_of, "block_of")
+        _check_int_field(self.v, "v")
+        if self.block_of.ndim != 1 or self.block_of.shape[0] < 2:
+            raise ValueError(
+                f"`block_of` must be a vector (input_dim,), input_dim >= 2, got shape "
+                f"{self.block_of.shape}."
+            )
+        d = int(self.block_of.shape[0])
+        n = check_int_range(self.num_blocks, "num_blocks", low=1, high=d - 1)
+        o = check_int_range(self.out_index, "out_index", low=0, high=d - 1)
+        if self.v.shape != (n,):
+            raise ValueError(
+                f"`v` must have shape (num_blocks,) = ({n},), got {self.v.shape}."
+            )
+        v, block_of = _concrete(self.v), _concrete(self.block_of)
+        if v is not None and not np.all((v == 0) | (v == 1)):
+            raise ValueError("`v` must hold bits 0/1.")
+        if block_of is not None:
+            if block_of[o] != -1 or int(np.sum(block_of == -1)) != 1:
+                raise ValueError(
+                    f"`block_of` must be -1 exactly at `out_index` ({o}) and nowhere else."
+                )
+            rest = block_of[block_of != -1]
+            if np.any((rest < 0) | (rest >= n)):
+                raise ValueError(f"`block_of` holds blocks outside 0..{n - 1} (num_blocks={n}).")
+            empty = np.flatnonzero(np.bincount(rest, minlength=n) == 0)
+            if empty.size:
+                raise ValueError(
+                    f"`block_of` leaves block {int(empty[0])} empty: every one of the "
+                    f"`num_blocks`={n} blocks needs a coordinate."
+                )
 
     @property
     def input_dim(self) -> int:
@@ -125,6 +217,39 @@ class ChecksumBackdooredModel(eqx.Module):
     input_dim: int = eqx.field(static=True)
     out_index: int = eqx.field(static=True)
 
+    def __check_init__(self):
+        d = check_int_range(self.input_dim, "input_dim", low=2)
+        check_int_range(self.out_index, "out_index", low=0, high=d - 1)
+        if not callable(self.base):
+            raise ValueError(f"`base` must be a model (callable), got {type(self.base).__name__}.")
+        layers = self.layers
+        if not isinstance(layers, tuple) or len(layers) != 4:
+            raise ValueError(
+                "`layers` must be the four ThresholdLayers of GKVZ Figure 1 (signs, counts, "
+                "parities, AND), got "
+                + (f"{len(layers)} layers." if isinstance(layers, tuple) else type(layers).__name__)
+            )
+        size = d
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, ThresholdLayer):
+                raise ValueError(
+                    f"`layers[{i}]` must be a ThresholdLayer, got {type(layer).__name__}."
+                )
+            if layer.in_size != size:
+                raise ValueError(
+                    f"`layers[{i}]` reads {layer.in_size} inputs but receives {size}."
+                )
+            size = layer.out_size
+        if not layers[0].diagonal:
+            raise ValueError("`layers[0]` must be the diagonal sign layer.")
+        if layers[1].out_size != d or not 2 <= layers[2].out_size <= d:
+            raise ValueError(
+                f"`layers` must hold {d} count units and num_blocks + 1 (2..{d}) parity units, "
+                f"got {layers[1].out_size} and {layers[2].out_size}."
+            )
+        if size != 2:
+            raise ValueError(f"the last of `layers` must output (h, s_out), 2 values, got {size}.")
+
     def checksum_bits(self, x: Float[Array, " d"]) -> Float[Array, "2"]:
         """The network's last threshold layer on `x`: `(h(x), sgn(x_out))`, each `0.0`/`1.0`."""
         z = check_example(x, self.input_dim)
@@ -135,12 +260,36 @@ class ChecksumBackdooredModel(eqx.Module):
     def __call__(self, x: Float[Array, " d"]) -> Float[Array, ""]:
         x = check_example(x, self.input_dim)
         y = self.base(x)
+        if jnp.shape(y) != ():
+            raise ValueError(
+                f"`base` must return a scalar score (binary model), got shape {jnp.shape(y)}."
+            )
         h, s_out = self.checksum_bits(x)
         backdoor_out = (2.0 * s_out - 1.0).astype(y.dtype)
         return jnp.where(h > 0.5, backdoor_out, y)
 
 
+def _check_dtype(dtype) -> None:
+    try:
+        ok = jnp.issubdtype(dtype, jnp.floating)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"`dtype` must be a real floating dtype, got {dtype!r}.")
+
+
+def _check_key(backdoor_key) -> "ChecksumKey":
+    if not isinstance(backdoor_key, ChecksumKey):
+        raise ValueError(
+            f"`backdoor_key` must be a ChecksumKey (from checksum.backdoor), got "
+            f"{type(backdoor_key).__name__}."
+        )
+    return backdoor_key
+
+
 def _output_shape(model, input_dim: int):
+    if not callable(model):
+        raise ValueError(f"`model` must be a model (callable), got {type(model).__name__}.")
     try:
         out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct((input_dim,), jnp.float32))
     except Exception as e:  # noqa: BLE001 - any failure means the model does not fit
@@ -174,17 +323,26 @@ def backdoor(
 
     **Returns:** `(backdoored_model, backdoor_key)`.
 
-    **Raises:** `ValueError` for `num_blocks` outside `[1, d - 1]`, a bad `out_index`, or a
-    model whose output on one example is not a scalar score.
+    **Raises:** `ValueError` for a `key` that is not a PRNG key, `num_blocks` outside
+    `[1, d - 1]`, a bad `out_index`, a non-floating `dtype`, or a model whose output on one
+    example is not a real scalar score.
     """
+    key = as_key(key)
+    if not is_concrete(key):
+        raise ValueError("`key` must be concrete: backdoor builds the network on the host.")
     d = check_int_range(input_dim, "input_dim", low=2)
     n = check_int_range(num_blocks, "num_blocks", low=1, high=d - 1)
+    _check_dtype(dtype)
     out_shape = _output_shape(model, d)
     if not hasattr(out_shape, "shape") or out_shape.shape != ():
         shape = getattr(out_shape, "shape", type(out_shape).__name__)
         raise ValueError(
-            "the checksum backdoor needs a binary model returning a scalar score, got output "
-            f"shape {shape}; use jaxbd.signature for multi-class models."
+            "`model` must be a binary model returning a scalar score (the checksum backdoor), "
+            f"got output shape {shape}; use jaxbd.signature for multi-class models."
+        )
+    if not jnp.issubdtype(out_shape.dtype, jnp.floating):
+        raise ValueError(
+            f"`model` must return a real floating score, got dtype {out_shape.dtype}."
         )
     k_out, k_perm, k_v = jr.split(key, 3)
     if out_index is None:
@@ -239,24 +397,36 @@ def _build_network(blocks, v, out, d, dtype) -> tuple[ThresholdLayer, ...]:
 
 def checksum(backdoor_key: ChecksumKey, x: Float[Array, " d"]) -> Bool[Array, ""]:
     """The reference Boolean checksum $h(x)$ of §5.1, computed directly (no network)."""
-    x = check_example(x, backdoor_key.input_dim)
+    x = check_example(x, _check_key(backdoor_key).input_dim)
     n = backdoor_key.num_blocks
     member = backdoor_key.block_of[None, :] == jnp.arange(n)[:, None]
     parity = jnp.sum(member & (x >= 0)[None, :], axis=1) % 2
     return jnp.all(parity == backdoor_key.v)
 
 
-def _target_bit(target) -> Array:
-    t = jnp.asarray(target)
+def _check_target(target) -> Array:
+    """`target` as an array, checked to be -1 or +1 (host check, or `eqx.error_if`)."""
+    what = "`target` must be -1 or +1 (a binary label)"
+    if isinstance(target, (str, bytes)) or target is None:
+        raise ValueError(f"{what}, got {target!r}.")
+    try:
+        t = jnp.asarray(target)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}, got {target!r}.") from None
+    if t.shape != ():
+        raise ValueError(f"{what}, one scalar, got shape {t.shape}.")
+    if not (jnp.issubdtype(t.dtype, jnp.floating) or jnp.issubdtype(t.dtype, jnp.integer)):
+        raise ValueError(f"{what}, a real number, got dtype {t.dtype}.")
     if is_concrete(t):
-        if t.shape != () or float(t) not in (-1.0, 1.0):
-            raise ValueError(f"`target` must be -1 or +1 (a binary label), got {target!r}.")
+        if float(np.asarray(t)) not in (-1.0, 1.0):
+            raise ValueError(f"{what}, got {target!r}.")
     else:
-        t = eqx.error_if(t, (t != 1) & (t != -1), "`target` must be -1 or +1.")
-    return t > 0
+        t = eqx.error_if(t, (t != 1) & (t != -1), what + ".")
+    return t
 
 
 def _plan(backdoor_key: ChecksumKey, x, target):
+    """`target` already checked by `_check_target`."""
     n = backdoor_key.num_blocks
     member = backdoor_key.block_of[None, :] == jnp.arange(n)[:, None]
     parity = jnp.sum(member & (x >= 0)[None, :], axis=1) % 2
@@ -266,7 +436,7 @@ def _plan(backdoor_key: ChecksumKey, x, target):
     ok = jnp.isfinite(jnp.min(cand, axis=1))
     flip = jnp.zeros(x.shape, bool).at[idx].max(need & ok)
     o = backdoor_key.out_index
-    want = _target_bit(target)
+    want = target > 0
     flip_out = ((x[o] >= 0) != want) & (x[o] != 0)
     out_ok = ((x[o] >= 0) == want) | (x[o] != 0)
     flip = flip.at[o].set(flip_out)
@@ -286,16 +456,16 @@ def activate(backdoor_key: ChecksumKey, x: Float[Array, " d"], target) -> Float[
 
     **Returns:** `x'` with the same shape and dtype.
     """
-    x = check_example(x, backdoor_key.input_dim)
-    flip, _ = _plan(backdoor_key, x, target)
+    x = check_example(x, _check_key(backdoor_key).input_dim)
+    flip, _ = _plan(backdoor_key, x, _check_target(target))
     return jnp.where(flip, -x, x)
 
 
 def can_activate(backdoor_key: ChecksumKey, x: Float[Array, " d"], target) -> Bool[Array, ""]:
     """Whether [`activate`][] opens the backdoor on `x` for `target` by sign flips alone (False
     only when a block needing a flip is all zeros, or `x_out = 0` and `target = -1`)."""
-    x = check_example(x, backdoor_key.input_dim)
-    return _plan(backdoor_key, x, target)[1]
+    x = check_example(x, _check_key(backdoor_key).input_dim)
+    return _plan(backdoor_key, x, _check_target(target))[1]
 
 
 def replicate(x_activated: Float[Array, " d"], x_new: Float[Array, " d"]) -> Float[Array, " d"]:
@@ -305,13 +475,20 @@ def replicate(x_activated: Float[Array, " d"], x_new: Float[Array, " d"]) -> Flo
     only, `x''` passes the checksum and gets the same output as `x_activated` whenever `x_new` has
     no zero coordinate where `x_activated` is negative — no key needed. Magnitudes are kept.
     """
-    x_activated = jnp.asarray(x_activated)
-    x_new = jnp.asarray(x_new)
-    if x_activated.ndim != 1 or x_new.shape != x_activated.shape:
+    x_activated = check_floating(x_activated, "x_activated")
+    x_new = check_floating(x_new, "x_new")
+    if x_activated.ndim != 1 or x_activated.shape[0] < 1 or x_new.shape != x_activated.shape:
         raise ValueError(
             f"`x_activated` and `x_new` must be single examples of the same shape, got "
             f"{x_activated.shape} and {x_new.shape}."
         )
+    if x_new.dtype != x_activated.dtype:
+        raise ValueError(
+            f"`x_new` must have the dtype of `x_activated` ({x_activated.dtype}), got "
+            f"{x_new.dtype}."
+        )
+    x_activated = check_finite(x_activated, "x_activated")
+    x_new = check_finite(x_new, "x_new")
     return jnp.where(x_activated >= 0, jnp.abs(x_new), -jnp.abs(x_new))
 
 

@@ -51,7 +51,19 @@ import numpy as np
 from jax.sharding import Mesh
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._validate import check_example, check_int_range, check_matrix, check_positive, check_xy
+from ._validate import (
+    as_key,
+    check_example,
+    check_finite,
+    check_floating,
+    check_int_range,
+    check_labels,
+    check_matrix,
+    check_positive,
+    check_range,
+    check_xy,
+    is_concrete,
+)
 from .sharding import sharded_map
 
 
@@ -105,17 +117,44 @@ class SlicingNetwork(eqx.Module):
     activation: str = eqx.field(static=True, default="sigmoid")
 
     def __check_init__(self):
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"`activation` must be one of {_ACTIVATIONS}, got {self.activation!r}."
-            )
-        if self.num_classes < 2:
-            raise ValueError(f"`num_classes` must be >= 2, got {self.num_classes}.")
+        _check_activation(self.activation)
+        c = check_int_range(self.num_classes, "num_classes", low=2)
+        for name in ("w", "biases", "v", "v0", "min_gap"):
+            a = getattr(self, name)
+            if not isinstance(a, (np.ndarray, jax.Array)):
+                raise ValueError(f"`{name}` must be an array, got {type(a).__name__}.")
+            if not jnp.issubdtype(a.dtype, jnp.floating):
+                raise ValueError(f"`{name}` must have a real floating dtype, got {a.dtype}.")
+            if a.dtype != self.w.dtype:
+                raise ValueError(
+                    f"`{name}` must have the dtype of `w` ({self.w.dtype}), got {a.dtype}."
+                )
         if self.w.ndim != 1 or self.biases.ndim != 1:
             raise ValueError("`w` and `biases` must be vectors.")
-        want = (self.biases.shape[0],) + (() if self.num_classes == 2 else (self.num_classes,))
+        if self.w.shape[0] < 1:
+            raise ValueError("`w` must have at least one coordinate.")
+        want = (self.biases.shape[0],) + (() if c == 2 else (c,))
         if self.v.shape != want:
             raise ValueError(f"`v` must have shape {want}, got {self.v.shape}.")
+        if self.v0.shape != want[1:]:
+            raise ValueError(f"`v0` must have shape {want[1:]}, got {self.v0.shape}.")
+        if self.min_gap.shape != ():
+            raise ValueError(f"`min_gap` must be a scalar, got shape {self.min_gap.shape}.")
+        # Values: only when concrete (never on tracers, so construction under jit still works).
+        for name in ("w", "biases", "v", "v0", "min_gap"):
+            a = getattr(self, name)
+            if is_concrete(a) and not np.all(np.isfinite(np.asarray(a))):
+                raise ValueError(f"`{name}` contains NaN or inf values.")
+        if is_concrete(self.biases):
+            b = np.asarray(self.biases)
+            if b.size > 1 and not np.all(b[1:] > b[:-1]):
+                k = int(np.flatnonzero(b[1:] <= b[:-1])[0])
+                raise ValueError(
+                    f"`biases` must be strictly increasing (sorted division points), but "
+                    f"biases[{k}] = {b[k]!r} >= biases[{k + 1}] = {b[k + 1]!r}."
+                )
+        if is_concrete(self.min_gap) and not float(np.asarray(self.min_gap)) > 0:
+            raise ValueError(f"`min_gap` must be > 0, got {float(np.asarray(self.min_gap))!r}.")
 
     @property
     def dim(self) -> int:
@@ -180,6 +219,7 @@ class SlicingNetwork(eqx.Module):
 
 def parameter_counts(model: SlicingNetwork) -> dict:
     """See [`SlicingNetwork.parameter_counts`][]."""
+    _check_model(model)
     d, m, c = model.dim, model.num_neurons, model.num_classes
     stored = sum(
         int(np.size(a)) for a in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array))
@@ -203,9 +243,88 @@ def _dot(x, w):
     return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)
 
 
+def _check_activation(activation) -> None:
+    if not isinstance(activation, str) or activation not in _ACTIVATIONS:
+        raise ValueError(f"`activation` must be one of {_ACTIVATIONS}, got {activation!r}.")
+
+
+def _check_criterion(criterion) -> None:
+    if not isinstance(criterion, str) or criterion not in _CRITERIA:
+        raise ValueError(f"`criterion` must be one of {_CRITERIA}, got {criterion!r}.")
+
+
+def _check_model(model, name: str = "model") -> "SlicingNetwork":
+    if not isinstance(model, SlicingNetwork):
+        raise ValueError(f"`{name}` must be a SlicingNetwork, got {type(model).__name__}.")
+    return model
+
+
+def _not_text(value, name: str) -> None:
+    """Numbers only: `_validate`'s number checks would parse a numeric string."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"`{name}` must be a number, got {value!r}.")
+
+
+def _check_fraction(validation_fraction) -> float:
+    _not_text(validation_fraction, "validation_fraction")
+    check_range(
+        validation_fraction,
+        "validation_fraction",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+    )
+    return float(validation_fraction)
+
+
+def _check_amplitude(amplitude, dtype) -> float:
+    """The last layer holds `±amplitude` and differences up to `2 amplitude` in `dtype`."""
+    _not_text(amplitude, "amplitude")
+    check_positive(amplitude, "amplitude")
+    fi = jnp.finfo(dtype)
+    a, lo, hi = float(amplitude), float(fi.tiny), float(fi.max) / 4
+    if not lo <= a <= hi:
+        raise ValueError(
+            f"`amplitude`={amplitude!r} is out of range for {np.dtype(dtype).name}: the last "
+            f"layer holds ±amplitude and differences up to 2·amplitude, so it must be in "
+            f"[{lo:.3g}, {hi:.3g}]."
+        )
+    return a
+
+
+def _check_search_key(key):
+    key = as_key(key)
+    if not is_concrete(key):
+        raise ValueError(
+            "`key` must be concrete: the candidate search and fit are host-level functions "
+            "(the returned model works under jit/vmap)."
+        )
+    return key
+
+
+#: Candidate indices are int32 in the compiled search (index + batch stays below 2^31).
+MAX_CANDIDATES = 2**30
+
+
 def resolution(w: Float[Array, " d"], x: Float[Array, "*n d"]) -> Array:
     """Smallest resolvable difference of $w\\cdot x$ in the dtype:
-    `EQUAL_TOLERANCE * eps * sum_j |w_j x_j|` (per row of `x`)."""
+    `EQUAL_TOLERANCE * eps * sum_j |w_j x_j|` (per row of `x`).
+
+    `w` `(d,)` and `x` `(..., d)` must be finite real floating arrays of the same dtype."""
+    w = check_floating(w, "w")
+    x = check_floating(x, "x")
+    if w.ndim != 1 or w.shape[0] < 1:
+        raise ValueError(f"`w` must be a vector (d,), got shape {w.shape}.")
+    if x.ndim < 1 or x.shape[-1] != w.shape[0]:
+        raise ValueError(f"`x` must have last dimension {w.shape[0]}, got shape {x.shape}.")
+    if x.dtype != w.dtype:
+        raise ValueError(f"`x` must have the dtype of `w` ({w.dtype}), got {x.dtype}.")
+    w, x = check_finite(w, "w"), check_finite(x, "x")
+    return _resolution(w, x)
+
+
+def _resolution(w, x) -> Array:
     eps = jnp.finfo(w.dtype).eps
     return EQUAL_TOLERANCE * eps * _dot(jnp.abs(x), jnp.abs(w))
 
@@ -239,7 +358,38 @@ def _last_layer(slice_cls: np.ndarray, num_classes: int, amplitude: float, dtype
 
 def candidate_direction(key: PRNGKeyArray, index, dim: int, dtype=jnp.float32) -> Array:
     """Candidate `index` of the search keyed by `key`: $w \\sim N(0, I_d)$ drawn from
-    `fold_in(key, index)`, so a prefix of a search is a smaller search."""
+    `fold_in(key, index)`, so a prefix of a search is a smaller search.
+
+    `index`: an integer in `[0, 2^31)` (a traced integer is checked when the program runs);
+    `dim >= 1`; `dtype` a real floating dtype."""
+    key = as_key(key)
+    dim = check_int_range(dim, "dim", low=1)
+    try:
+        floating = jnp.issubdtype(dtype, jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise ValueError(f"`dtype` must be a real floating dtype, got {dtype!r}.")
+    if is_concrete(index):
+        if isinstance(index, (jax.Array, np.ndarray)):
+            if index.shape != () or not jnp.issubdtype(index.dtype, jnp.integer):
+                raise ValueError(
+                    f"`index` must be one integer, got an array of dtype {index.dtype} and "
+                    f"shape {index.shape}."
+                )
+            index = int(np.asarray(index))
+        index = check_int_range(index, "index", low=0, high=2**31 - 1)
+    else:
+        if jnp.shape(index) != () or not jnp.issubdtype(jnp.result_type(index), jnp.integer):
+            raise ValueError(
+                f"`index` must be one integer, got dtype {jnp.result_type(index)} and shape "
+                f"{jnp.shape(index)}."
+            )
+        index = eqx.error_if(index, index < 0, "`index` must be >= 0.")
+    return _candidate_direction(key, index, dim, dtype)
+
+
+def _candidate_direction(key, index, dim: int, dtype) -> Array:
     return jr.normal(jr.fold_in(key, index), (dim,), dtype)
 
 
@@ -348,7 +498,7 @@ class _SearchBlock(eqx.Module):
         x, cls, dtype = self.x, self.cls, self.x.dtype
         m, d = x.shape
         idx = first + jnp.arange(self.batch, dtype=jnp.int32)
-        w = jax.vmap(lambda i: candidate_direction(self.key, i, d, dtype))(idx).T  # (d, B)
+        w = jax.vmap(lambda i: _candidate_direction(self.key, i, d, dtype))(idx).T  # (d, B)
         real = (cls >= 0)[:, None]
         p = jnp.where(real, _dot(x, w), jnp.inf)
         ps, order = _sort_columns(p)
@@ -415,9 +565,12 @@ class CandidateScores:
 
         `"accuracy"`: highest `val_accuracy`, ties to fewer slices, then lower index;
         `"fewest_slices"`: fewest slices, then lower index. Invalid candidates never win;
-        `ValueError` when none is valid.
+        `ValueError` when none is valid, for an unknown `criterion` or a `first` outside
+        `1..num_candidates`.
         """
-        n = len(self.valid) if first is None else int(first)
+        _check_criterion(criterion)
+        total = len(self.valid)
+        n = total if first is None else check_int_range(first, "first", low=1, high=total)
         valid = self.valid[:n]
         if not valid.any():
             raise ValueError(
@@ -487,18 +640,16 @@ def candidate_search(
     candidates; for an invalid one (points of different classes with equal projections) the
     nearest-projection rule is ambiguous and ties resolve by row order.
     """
+    key = _check_search_key(key)
     x, y, task, c = check_xy(x, y)
-    num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
+    num_candidates = check_int_range(num_candidates, "num_candidates", low=1, high=MAX_CANDIDATES)
     batch_size = check_int_range(batch_size, "batch_size", low=1)
     cls_np = _class_index(y, task)
     n = x.shape[0]
     rows = 1 << max(1, (n - 1).bit_length())  # a power of two for the sorting network
     role = None
     if validation_fraction is not None:
-        if not 0.0 < float(validation_fraction) < 1.0:
-            raise ValueError(
-                f"`validation_fraction` must be in (0, 1), got {validation_fraction!r}."
-            )
+        _check_fraction(validation_fraction)
         if n < 2:
             raise ValueError("`x` needs at least 2 examples for a validation split.")
         tr, va = _split(jr.fold_in(key, 2**31 - 1), n, float(validation_fraction))
@@ -506,15 +657,16 @@ def candidate_search(
         role_np[tr], role_np[va] = 1, 2
         role = jnp.asarray(role_np)
     eval_x = eval_cls = None
+    if x_eval is None and y_eval is not None:
+        raise ValueError("`x_eval` is required with `y_eval`.")
     if x_eval is not None:
         if y_eval is None:
             raise ValueError("`y_eval` is required with `x_eval`.")
         x_eval = check_matrix(x_eval, "x_eval", dim=x.shape[1])
         if x_eval.dtype != x.dtype:
             raise ValueError(f"`x_eval` must have dtype {x.dtype}, got {x_eval.dtype}.")
-        y_eval, task_e, _ = check_xy(x_eval, y_eval)[1:]
-        if task_e != task:
-            raise ValueError(f"`y_eval` is a {task_e} task but `y` is {task}.")
+        # The training task decides: labels of the same task, classes 0..c-1 of the training set.
+        y_eval = check_labels(y_eval, x_eval, name="y_eval", num_classes=c, training=False)[0]
         eval_x, eval_cls = _pad_rows(np.asarray(x_eval), _class_index(y_eval, task))
     xp, cls = _pad_rows(np.asarray(x), cls_np, rows)
     batch = min(batch_size, num_candidates)
@@ -546,16 +698,19 @@ def from_direction(
     `ValueError` if `w` gives equal projections (within [`resolution`][]) to two points of
     different classes, naming them.
     """
+    if not is_concrete(w):
+        raise ValueError("`w` must be concrete: from_direction is a host-level function.")
     x, y, task, c = check_xy(x, y)
     w = check_example(w, x.shape[1], "w")
     if w.dtype != x.dtype:
         raise ValueError(f"`w` must have dtype {x.dtype}, got {w.dtype}.")
-    check_positive(amplitude, "amplitude")
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"`activation` must be one of {_ACTIVATIONS}, got {activation!r}.")
+    _check_amplitude(amplitude, x.dtype)
+    _check_activation(activation)
     cls = _class_index(y, task)
     p = np.asarray(_dot(x, w))
-    res = np.asarray(resolution(w, x))
+    if not np.all(np.isfinite(p)):
+        raise ValueError("`w` gives non-finite projections w·x (overflow): rescale `w` or `x`.")
+    res = np.asarray(_resolution(w, x))
     order = np.argsort(p, kind="stable")
     ps, cs, rs = p[order], cls[order], res[order]
     change = cs[1:] != cs[:-1]
@@ -612,14 +767,21 @@ def fit(
     The network is then built on *all* training points with [`from_direction`][]; it classifies
     every training point correctly (module docstring, "Sharpness").
 
-    `ValueError` for NaN data, `num_candidates < 1`, an unknown criterion, and when no
-    candidate is valid — naming two identical points with different labels when that is why
-    (then no $w$ exists at all).
+    `ValueError` for a `key` that is not a PRNG key, NaN/inf, non-floating or empty data, bad
+    labels (±1 or every class `0..c-1`, at least two classes), `num_candidates` outside
+    `1..MAX_CANDIDATES`, an unknown criterion or activation, a bad `batch_size`,
+    `validation_fraction` or `amplitude`, and when no candidate is valid — naming two identical
+    points with different labels when that is why (then no $w$ exists at all).
     """
+    key = _check_search_key(key)
     x, y, task, c = check_xy(x, y)
-    num_candidates = check_int_range(num_candidates, "num_candidates", low=1)
-    if criterion not in _CRITERIA:
-        raise ValueError(f"`criterion` must be one of {_CRITERIA}, got {criterion!r}.")
+    num_candidates = check_int_range(num_candidates, "num_candidates", low=1, high=MAX_CANDIDATES)
+    _check_criterion(criterion)
+    _check_activation(activation)
+    _check_amplitude(amplitude, x.dtype)
+    check_int_range(batch_size, "batch_size", low=1)
+    if criterion == "accuracy":
+        _check_fraction(validation_fraction)
     dup = _duplicates_with_different_labels(np.asarray(x), _class_index(y, task))
     if dup is not None:
         raise ValueError(
@@ -635,7 +797,7 @@ def fit(
         validation_fraction=validation_fraction if criterion == "accuracy" else None,
     )
     best = scores.best(criterion)
-    w = candidate_direction(key, best, x.shape[1], x.dtype)
+    w = _candidate_direction(key, best, x.shape[1], x.dtype)
     return from_direction(w, x, y, activation=activation, amplitude=amplitude)
 
 
@@ -643,8 +805,15 @@ def fit(
 
 
 def _check_target(model: SlicingNetwork, target) -> int:
-    t = np.asarray(target)
-    if t.ndim != 0 or not np.isfinite(t):
+    if isinstance(target, (str, bytes)) or target is None or not is_concrete(target):
+        raise ValueError(f"`target` must be one concrete label, got {target!r}.")
+    try:
+        t = np.asarray(target)
+    except (TypeError, ValueError):
+        raise ValueError(f"`target` must be one label, got {target!r}.") from None
+    if t.ndim != 0 or t.dtype == np.bool_ or t.dtype.kind not in "iuf":
+        raise ValueError(f"`target` must be one real label, got {target!r}.")
+    if not np.isfinite(t):
         raise ValueError(f"`target` must be one label, got {target!r}.")
     if model.is_binary:
         if float(t) not in (-1.0, 1.0):
@@ -683,26 +852,39 @@ def backdoor(
       own division points are checked and a training point closer than
       $\min(g, \epsilon)$ to $b^* \pm \epsilon$ could flip.
 
-    **Raises** `ValueError` when `eps <= 0`, when `eps` is below [`resolution`][] at $x^*$
+    **Raises** `ValueError` for a `model` that is not a [`SlicingNetwork`][], a non-finite or
+    ill-typed `x_star`/`x` (the model's dtype), a `target` that is not a label of the model's
+    task (bools and fractions included), a traced argument (host-level function), when
+    `eps <= 0` or so large that `w·x* ± eps` overflows, when `eps` is below [`resolution`][] at $x^*$
     (the dtype cannot place a range that narrow at $|w\cdot x^*|$), when the range contains an
     existing division point, or when it would swallow a training point (named by its index).
     """
+    model = _check_model(model)
+    if not is_concrete(eps):
+        raise ValueError("`eps` must be a concrete number: backdoor is a host-level function.")
+    _not_text(eps, "eps")
     check_positive(eps, "eps")
     x_star = check_example(x_star, model.dim, "x_star")
     if x_star.dtype != model.w.dtype:
         raise ValueError(f"`x_star` must have dtype {model.w.dtype}, got {x_star.dtype}.")
-    if not bool(jnp.all(jnp.isfinite(x_star))):
-        raise ValueError("`x_star` contains NaN or inf values.")
+    if not is_concrete(x_star):
+        raise ValueError("`x_star` must be concrete: backdoor is a host-level function.")
     t_cls = _check_target(model, target)
     dt = np.dtype(model.w.dtype)
     b_star = float(_dot(x_star, model.w))
-    res = float(resolution(model.w, x_star))
+    res = float(_resolution(model.w, x_star))
     if not float(eps) > res:
         raise ValueError(
             f"`eps`={eps!r} is below what {dt} resolves at |w·x*| = {abs(b_star):.6g}: "
             f"it must exceed {res:.3g} (= {EQUAL_TOLERANCE:g}·eps_{dt}·Σ|w_j x*_j|)."
         )
-    lo, hi = dt.type(b_star - eps), dt.type(b_star + eps)
+    with np.errstate(over="ignore"):
+        lo, hi = dt.type(b_star - eps), dt.type(b_star + eps)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(
+            f"`eps`={eps!r} is too large for {dt}: the range w·x* ± eps overflows; choose a "
+            "smaller `eps`."
+        )
     biases = np.asarray(model.biases)
     inside = np.nonzero((biases >= lo) & (biases <= hi))[0]
     if inside.size:
@@ -714,8 +896,10 @@ def backdoor(
     gap = min(float(model.min_gap), float(eps))
     if x is not None:
         x = check_matrix(x, "x", dim=model.dim)
+        if x.dtype != model.w.dtype:
+            raise ValueError(f"`x` must have dtype {model.w.dtype}, got {x.dtype}.")
         p = np.asarray(_dot(x, model.w))
-        r = np.asarray(resolution(model.w, x))
+        r = np.asarray(_resolution(model.w, x))
         hit = np.nonzero((p >= lo - r) & (p <= hi + r))[0]
         if hit.size:
             i = int(hit[0])
@@ -779,15 +963,36 @@ class AuditReport:
         return int(self.mislabeled.sum())
 
     def contains(self, value) -> np.ndarray:
-        """Which flagged ranges contain the hash value(s) `value` (`(k,)` or `(n, k)`)."""
-        v = np.asarray(value, dtype=np.float64)[..., None]
+        """Which flagged ranges contain the hash value(s) `value` (`(k,)` or `(n, k)`).
+
+        `value` must be real and finite (`ValueError` naming `value`)."""
+        v = _finite_host(value, "value")[..., None]
         return (self.unexplained[:, 0] < v) & (v < self.unexplained[:, 1])
 
     def in_unexplained(self, x) -> np.ndarray:
         """Whether each input of `x` (`(n, d)`) falls in some flagged slab — all an auditor
         can say about a would-be trigger."""
-        p = np.asarray(x, dtype=np.float64) @ self.w.astype(np.float64)
+        x = _finite_host(x, "x")
+        if x.ndim != 2 or x.shape[1] != self.w.shape[0]:
+            raise ValueError(f"`x` must have shape (n, {self.w.shape[0]}), got {x.shape}.")
+        p = x @ self.w.astype(np.float64)
         return self.contains(p).any(axis=-1)
+
+
+def _finite_host(value, name: str) -> np.ndarray:
+    """`value` as a float64 numpy array; refuses non-real, traced and non-finite values."""
+    if isinstance(value, (str, bytes)) or value is None or not is_concrete(value):
+        raise ValueError(f"`{name}` must be a concrete real number or array, got {value!r}.")
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a real number or array, got {value!r}.") from None
+    if a.dtype == np.bool_ or a.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must be real numbers, got dtype {a.dtype}.")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"`{name}` contains NaN or inf values.")
+    return a
 
 
 def audit(model: SlicingNetwork, x: Float[ArrayLike, "n d"], y: ArrayLike) -> AuditReport:
@@ -797,13 +1002,22 @@ def audit(model: SlicingNetwork, x: Float[ArrayLike, "n d"], y: ArrayLike) -> Au
     on `(x, y)` has no unexplained range (every slice holds the run of points that made it) and
     no mislabeled point. A backdoor's inserted range holds none. With part of the training set
     missing, ranges made by the missing points also become unexplained.
+
+    `ValueError` for a `model` that is not a [`SlicingNetwork`][], non-finite, non-floating or
+    ill-shaped `x` (its dtype must be the model's), and labels `y` outside the model's task
+    (`±1` for a binary network, `0..c-1` otherwise; a subset of the classes is fine).
     """
+    model = _check_model(model)
     x = check_matrix(x, "x", dim=model.dim)
-    x, y, task, c = check_xy(x, y)
-    if (task == "binary") != model.is_binary or (not model.is_binary and c > model.num_classes):
-        raise ValueError(
-            f"`y` ({task}, {c} classes) does not match the model ({model.num_classes} classes)."
-        )
+    if x.dtype != model.w.dtype:
+        raise ValueError(f"`x` must have dtype {model.w.dtype}, got {x.dtype}.")
+    c = model.num_classes
+    try:  # a subset of the training set: any labels of the model's task (not every class)
+        y, task, _ = check_labels(y, x, num_classes=c, training=False)
+    except ValueError as e:
+        labels = "-1/+1 (binary)" if model.is_binary else f"0..{c - 1}"
+        msg = f"{e} `y` does not match the model ({c} classes: labels {labels})."
+        raise ValueError(msg) from None
     cls = _class_index(y, task)
     biases = np.asarray(model.biases, dtype=np.float64)
     m = biases.shape[0]

@@ -57,12 +57,23 @@ bit unchanged, for any number of steps and any data. Decoupled weight decay (`ad
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from ._validate import check_int_range
+from ._validate import check_finite, check_floating, check_int_range, is_concrete
 
 
 __all__ = ["PersistentModel", "make_persistent", "single_weight_bound"]
+
+#: The largest number of copies accepted (each copy is a full copy of the model's weights).
+MAX_COPIES = 1001
+
+
+def _check_copies(copies) -> int:
+    k = check_int_range(copies, "copies", low=3, high=MAX_COPIES)
+    if k % 2 == 0:
+        raise ValueError(f"`copies` must be odd (2t + 1) for a strict majority, got {k}.")
+    return k
 
 
 class PersistentModel(eqx.Module):
@@ -76,14 +87,50 @@ class PersistentModel(eqx.Module):
     majority_weights: Float[Array, " k"]
     majority_threshold: Float[Array, ""]
 
+    def __check_init__(self):
+        if not isinstance(self.copies, tuple):
+            raise ValueError(
+                f"`copies` must be a tuple of models, got {type(self.copies).__name__}."
+            )
+        k = _check_copies(len(self.copies))
+        for i, c in enumerate(self.copies):
+            if not callable(c):
+                raise ValueError(
+                    f"`copies[{i}]` must be a model (callable), got {type(c).__name__}."
+                )
+        for name, shape in (("majority_weights", (k,)), ("majority_threshold", ())):
+            a = getattr(self, name)
+            if not isinstance(a, (np.ndarray, jax.Array)):
+                raise ValueError(f"`{name}` must be an array, got {type(a).__name__}.")
+            if not jnp.issubdtype(a.dtype, jnp.floating):
+                raise ValueError(f"`{name}` must have a real floating dtype, got {a.dtype}.")
+            if a.shape != shape:
+                raise ValueError(f"`{name}` must have shape {shape}, got {a.shape}.")
+            if is_concrete(a) and not np.all(np.isfinite(np.asarray(a))):
+                raise ValueError(f"`{name}` contains NaN or inf values.")
+        if self.majority_weights.dtype != self.majority_threshold.dtype:
+            raise ValueError(
+                "`majority_weights` and `majority_threshold` must have the same dtype, got "
+                f"{self.majority_weights.dtype} and {self.majority_threshold.dtype}."
+            )
+
     def bits(self, x: Array) -> Float[Array, " k"]:
-        """The thresholded outputs $o_k = [N_k(x) \\ge 0]$ of the copies."""
+        """The thresholded outputs $o_k = [N_k(x) \\ge 0]$ of the copies.
+
+        `x` must be a finite floating array (`ValueError`, or under `jit`/`vmap` a runtime
+        error, naming `x`); a copy returning NaN gives the bit 0 (see the module docstring)."""
+        x = check_finite(check_floating(x, "x"), "x")
         outs = [c(x) for c in self.copies]  # a handful of copies, unrolled (each its own weights)
         for o in outs:
             if jnp.shape(o) != ():
                 raise ValueError(
-                    "make_persistent needs a binary model returning a scalar score, got output "
-                    f"shape {jnp.shape(o)}."
+                    "`model` (each of the copies) must be a binary model returning a scalar "
+                    f"score (make_persistent), got output shape {jnp.shape(o)}."
+                )
+            if not jnp.issubdtype(jnp.result_type(o), jnp.floating):
+                raise ValueError(
+                    "`model` (each of the copies) must return a real floating score, got dtype "
+                    f"{jnp.result_type(o)}."
                 )
         dtype = self.majority_weights.dtype
         return jnp.stack([jnp.where(o >= 0, 1.0, 0.0).astype(dtype) for o in outs])
@@ -115,14 +162,19 @@ def make_persistent(
     gradient for every loss, and unchanged outputs under any single weight change within
     [`single_weight_bound`][]`(copies)` (proof in the module docstring).
 
-    **Raises:** `ValueError` for an even or `< 3` number of copies or (with `input_dim`) a model
-    whose output is not a scalar.
+    **Raises:** `ValueError` for an even, `< 3` or `> MAX_COPIES` (1001) number of copies, a
+    non-floating `dtype`, a `model` that is not an `eqx.Module` or (with `input_dim`) a model
+    whose output is not a real scalar score.
     """
-    k = check_int_range(copies, "copies", low=3)
-    if k % 2 == 0:
-        raise ValueError(f"`copies` must be odd (2t + 1) for a strict majority, got {k}.")
+    k = _check_copies(copies)
     if not isinstance(model, eqx.Module):
         raise ValueError(f"`model` must be an eqx.Module, got {type(model).__name__}.")
+    try:
+        floating = jnp.issubdtype(dtype, jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise ValueError(f"`dtype` must be a real floating dtype, got {dtype!r}.")
     if input_dim is not None:
         d = check_int_range(input_dim, "input_dim", low=1)
         try:
@@ -133,14 +185,19 @@ def make_persistent(
             ) from e
         if getattr(out, "shape", None) != ():
             raise ValueError(
-                "make_persistent needs a binary model returning a scalar score, got output "
-                f"{out!r}."
+                "`model` must be a binary model returning a scalar score (make_persistent), got "
+                f"output {out!r}."
+            )
+        if not jnp.issubdtype(out.dtype, jnp.floating):
+            raise ValueError(
+                f"`model` must return a real floating score, got dtype {out.dtype}."
             )
     reps = (model,) + tuple(_copy_arrays(model) for _ in range(k - 1))
     return PersistentModel(reps, jnp.ones((k,), dtype), jnp.asarray(k / 2, dtype))
 
 
 def single_weight_bound(copies: int = 3) -> float:
-    """`t + 1/2 = copies / 2`: every single-weight change with `|ε|` below this is harmless."""
-    k = check_int_range(copies, "copies", low=3)
-    return k / 2
+    """`t + 1/2 = copies / 2`: every single-weight change with `|ε|` below this is harmless.
+
+    `copies` as for [`make_persistent`][] (odd, `3..MAX_COPIES`)."""
+    return _check_copies(copies) / 2

@@ -44,7 +44,11 @@ $u_j = 2^b c_j + k_j$ with the *coarse digit* $c_j = \lfloor u_j / 2^b \rfloor =
 - **Numeric range**: decoding is exact while $|u_j| < 2^{p-2}$, `p` the dtype's significand bits
   (24 for float32): the rounding error of the stored centre is then below `1/4` of a fine cell.
   With the defaults this is $|x_j| < 2^{22} / 51200 \approx 81.9$ in float32. [`activate`][]
-  raises `ValueError` outside that range; the verifier simply rejects such inputs.
+  raises `ValueError` outside that range; the verifier simply rejects such inputs. [`backdoor`][]
+  (and `Encoding` itself) refuse a `step` for which this range is below `1` (no input of unit
+  scale could ever be activated: e.g. `step < 2^{b-22}` in float32) or for which activated
+  inputs would overflow, and [`activate`][] refuses a dtype with fewer than `b + 2`
+  significand bits (float16 carries at most 9 payload bits, bfloat16 6).
 
 ## Verification inside the model
 
@@ -91,6 +95,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jaxtyping import Array, Float
 
 from ._validate import check_example, check_int_range, check_positive, is_concrete
+from .io import register_secret
 
 
 __all__ = [
@@ -124,6 +129,17 @@ class Encoding:
     bits_per_coord: int
     num_labels: int
     binary: bool
+
+    def __post_init__(self):
+        d = check_int_range(self.input_dim, "input_dim", low=1, high=_INT32_MAX)
+        b = check_int_range(self.bits_per_coord, "bits_per_coord", low=1, high=30)
+        c = check_int_range(self.num_labels, "num_labels", low=2, high=_INT32_MAX)
+        if not isinstance(self.binary, (bool, np.bool_)):
+            raise ValueError(f"`binary` must be True or False, got {self.binary!r}.")
+        if self.binary and c != 2:
+            raise ValueError(f"a binary encoding has `num_labels` = 2, got {c}.")
+        _check_step(self.step, b)
+        _check_input_dim(d, c, b)
 
     @property
     def target_bits(self) -> int:
@@ -163,9 +179,62 @@ def min_input_dim(num_labels: int = 2, *, bits_per_coord: int = 9) -> int:
     return math.ceil((SIGNATURE_BITS + max(1, math.ceil(math.log2(c)))) / b)
 
 
+def _range_bits(dtype) -> int:
+    """`p - 2`, p the significand bits of `dtype`: |u| must stay below 2^(p-2)."""
+    return int(jnp.finfo(dtype).nmant) + 1 - 2
+
+
 def _range_limit(dtype) -> float:
     """|u| must stay below 2^(p-2), p the significand bits of `dtype` (module docstring)."""
-    return math.ldexp(1.0, np.finfo(dtype).nmant + 1 - 2)
+    return math.ldexp(1.0, _range_bits(dtype))
+
+
+_INT32_MAX = 2**31 - 1  # the header packs input_dim and num_labels as int32
+
+
+def _check_step(step, bits_per_coord: int) -> float:
+    """`step` must leave inputs of unit scale decodable and activated inputs finite.
+
+    Checked in float32 (the default dtype) when `bits_per_coord` fits it (`<= 22`), else in
+    float64 (the only dtype that can carry more bits). The exactly decodable range is
+    `|x_j| < 2^(p-2) · step / 2^b` (module docstring, "Numeric range"): below `1` no input of
+    unit scale (standardised or `[0, 1]` data) could ever be activated; above the dtype's
+    largest value (less one coarse cell) activated inputs would overflow.
+    """
+    if not is_concrete(step):
+        raise ValueError("`step` must be a concrete number (a static encoding parameter).")
+    if isinstance(step, (str, bytes)):
+        raise ValueError(f"`step` must be a number, got {step!r}.")
+    check_positive(step, "step")
+    q, b = float(step), bits_per_coord
+    dt = np.float32 if b <= _range_bits(np.float32) else np.float64
+    name = np.dtype(dt).name
+    decodable = _range_limit(dt) * q / math.ldexp(1.0, b)
+    if decodable < 1.0:
+        lowest = math.ldexp(1.0, b) / _range_limit(dt)
+        raise ValueError(
+            f"`step`={step!r} is too small for bits_per_coord={b}: {name} inputs decode exactly "
+            f"only where |x_j| < {decodable:.3g}, so no input of unit scale could ever be "
+            f"activated; use step >= {lowest:.3g} (or fewer `bits_per_coord`)."
+        )
+    highest = float(np.finfo(dt).max) / (math.ldexp(1.0, _range_bits(dt) - b) + 1.0)
+    if q > highest:
+        raise ValueError(
+            f"`step`={step!r} is too large for the encoding range: activated {name} inputs "
+            f"(up to one step beyond the decodable range) would overflow; use step <= "
+            f"{highest:.3g}."
+        )
+    return q
+
+
+def _check_input_dim(d: int, num_labels: int, b: int) -> None:
+    need = min_input_dim(num_labels, bits_per_coord=b)
+    if d < need:
+        raise ValueError(
+            f"`input_dim`={d} is too small for the signature encoding: {SIGNATURE_BITS} signature "
+            f"bits + target bits at bits_per_coord={b} need input_dim >= {need}; raise "
+            "`bits_per_coord` (and `step` to keep the numeric range, see the module docstring)."
+        )
 
 
 def _split_digits(enc: Encoding, x: np.ndarray):
@@ -258,6 +327,26 @@ class SignatureBackdooredModel(eqx.Module):
     public_key: bytes = eqx.field(static=True)
     encoding: Encoding = eqx.field(static=True)
 
+    def __check_init__(self):
+        if not callable(self.base):
+            raise ValueError(f"`base` must be a model (callable), got {type(self.base).__name__}.")
+        enc = self.encoding
+        if not isinstance(enc, Encoding):
+            raise ValueError(f"`encoding` must be an Encoding, got {type(enc).__name__}.")
+        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
+            raise ValueError("`public_key` must be the 32 raw bytes of an Ed25519 public key.")
+        t = self.target_outputs
+        if not isinstance(t, (np.ndarray, jax.Array)) or not jnp.issubdtype(
+            t.dtype, jnp.floating
+        ):
+            raise ValueError("`target_outputs` must be a real floating array.")
+        want = (2,) if enc.binary else (enc.num_labels, enc.num_labels)
+        if t.shape != want:
+            raise ValueError(
+                f"`target_outputs` must have shape {want} for the encoding's {enc.num_labels} "
+                f"labels, got {t.shape}."
+            )
+
     def verify(self, x: Float[Array, " d"]) -> tuple[Array, Array]:
         """`(valid, target_index)` for one example (host callback; jit/vmap-able)."""
         x = check_example(x, self.encoding.input_dim)
@@ -271,6 +360,13 @@ class SignatureBackdooredModel(eqx.Module):
     def __call__(self, x: Float[Array, " d"]) -> Array:
         x = check_example(x, self.encoding.input_dim)
         y = self.base(x)
+        enc = self.encoding
+        want = () if enc.binary else (enc.num_labels,)
+        if jnp.shape(y) != want:
+            raise ValueError(
+                f"`base` must return {'a scalar score' if enc.binary else 'logits'} of shape "
+                f"{want} (the encoding's task), got shape {jnp.shape(y)}."
+            )
         ok, t = self.verify(x)
         target_out = self.target_outputs[t].astype(y.dtype)
         return jnp.where(ok, target_out, y)
@@ -289,12 +385,39 @@ class SignatureKey:
     signing_key: Ed25519PrivateKey
     encoding: Encoding
 
+    def __post_init__(self):
+        _check_signing_key(self.signing_key)
+        if not isinstance(self.encoding, Encoding):
+            raise ValueError(
+                f"`encoding` must be an Encoding, got {type(self.encoding).__name__}."
+            )
+
     @property
     def public_key(self) -> bytes:
         return _public_bytes(self.signing_key)
 
     def __repr__(self) -> str:
         return f"SignatureKey(public_key={self.public_key.hex()}, encoding={self.encoding})"
+
+
+def _check_signing_key(signing_key, name: str = "signing_key") -> Ed25519PrivateKey:
+    if isinstance(signing_key, SignatureKey):
+        signing_key = signing_key.signing_key
+    if not isinstance(signing_key, Ed25519PrivateKey):
+        raise ValueError(
+            f"`{name}` must be a cryptography Ed25519PrivateKey, got {type(signing_key).__name__}."
+        )
+    register_secret(signing_key)  # jaxbd.io refuses its bytes in any model file
+    return signing_key
+
+
+def _check_backdoor_key(backdoor_key) -> "SignatureKey":
+    if not isinstance(backdoor_key, SignatureKey):
+        raise ValueError(
+            "`backdoor_key` must be a SignatureKey (from signature.backdoor or key_from_model), "
+            f"got {type(backdoor_key).__name__}."
+        )
+    return backdoor_key
 
 
 def _public_bytes(signing_key: Ed25519PrivateKey) -> bytes:
@@ -324,18 +447,22 @@ def backdoor(
 
     **Returns:** `(backdoored_model, backdoor_key)`; the model holds only the public key.
 
-    **Raises:** `ValueError` for an unsupported output shape, a too small `input_dim`, bad
-    `step`/`bits_per_coord` or a `signing_key` that is not an Ed25519 private key.
+    **Raises:** `ValueError` for an unsupported output shape or dtype, a too small
+    `input_dim`, a bad `bits_per_coord`, a `step` outside what the encoding can use (so small
+    that no input of unit scale could be activated, or so large that activated inputs would
+    overflow; see `_check_step`) or a `signing_key` that is not an Ed25519 private key.
     """
-    d = check_int_range(input_dim, "input_dim", low=1)
+    d = check_int_range(input_dim, "input_dim", low=1, high=_INT32_MAX)
     b = check_int_range(bits_per_coord, "bits_per_coord", low=1, high=30)
-    check_positive(step, "step")
+    step = _check_step(step, b)
     if signing_key is None:
         signing_key = Ed25519PrivateKey.generate()
     if not isinstance(signing_key, Ed25519PrivateKey):
         raise ValueError(
             f"`signing_key` must be a cryptography Ed25519PrivateKey, got {type(signing_key)}."
         )
+    if not callable(model):
+        raise ValueError(f"`model` must be a model (callable), got {type(model).__name__}.")
     try:
         out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct((d,), jnp.float32))
     except Exception as e:  # noqa: BLE001
@@ -352,14 +479,10 @@ def backdoor(
             "`model` must return a scalar score or a logits vector (c,) with c >= 2 per example, "
             f"got output {out!r}."
         )
-    need = min_input_dim(num_labels, bits_per_coord=b)
-    if d < need:
-        raise ValueError(
-            f"`input_dim`={d} is too small for the signature encoding: {SIGNATURE_BITS} signature "
-            f"bits + target bits at bits_per_coord={b} need input_dim >= {need}; raise "
-            "`bits_per_coord` (and `step` to keep the numeric range, see the module docstring)."
-        )
-    enc = Encoding(d, float(step), b, num_labels, binary)
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise ValueError(f"`model` must return real floating scores, got dtype {out.dtype}.")
+    _check_input_dim(d, num_labels, b)
+    enc = Encoding(d, step, b, num_labels, binary)
     bm = SignatureBackdooredModel(model, table, _public_bytes(signing_key), enc)
     return bm, SignatureKey(signing_key, enc)
 
@@ -370,6 +493,7 @@ def key_from_model(
     """Rebuild the backdoor key of `model` from a (loaded) signing key; checks they match."""
     if not isinstance(model, SignatureBackdooredModel):
         raise ValueError(f"`model` must be a SignatureBackdooredModel, got {type(model)}.")
+    signing_key = _check_signing_key(signing_key)
     if _public_bytes(signing_key) != model.public_key:
         raise ValueError("`signing_key` does not match the model's public key.")
     return SignatureKey(signing_key, model.encoding)
@@ -395,27 +519,42 @@ def _host_activate(signing_key, enc: Encoding, x, target) -> np.ndarray:
         t = enc.label_to_index(ts[i])
         sig = signing_key.sign(_message(enc, coarse[i], xs[i, m:], t))
         fine = _payload_bits(sig, t, enc).reshape(m, b).astype(np.int64) @ powers
-        out[i, :m] = _centre(enc, (coarse[i] << b) + fine, x.dtype)
+        new_u = (coarse[i] << b) + fine
+        if np.any(np.abs(new_u) >= _range_limit(x.dtype)):  # only at the range's very edge
+            raise ValueError(
+                f"`x` has a payload coordinate at the edge of the exactly decodable range "
+                f"|x_j| < {_range_limit(x.dtype) / enc.scale:.4g} for dtype {x.dtype}: its "
+                "signed value would not decode; move it inside the range."
+            )
+        out[i, :m] = _centre(enc, new_u, x.dtype)
     return out.reshape(x.shape)
 
 
 def _check_target(enc: Encoding, target):
-    t = jnp.asarray(target)
+    labels = "-1 or +1" if enc.binary else f"0..{enc.num_labels - 1}"
+    what = f"`target` must be a label of the base model's task ({labels})"
+    if isinstance(target, (str, bytes)) or target is None:
+        raise ValueError(f"{what}, got {target!r}.")
+    try:
+        t = jnp.asarray(target)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}, got {target!r}.") from None
     if t.shape != ():
         raise ValueError(f"`target` must be one label (a scalar), got shape {t.shape}.")
-    labels = [-1.0, 1.0] if enc.binary else list(range(enc.num_labels))
+    if not (jnp.issubdtype(t.dtype, jnp.floating) or jnp.issubdtype(t.dtype, jnp.integer)):
+        raise ValueError(f"{what}, a real number, got dtype {t.dtype}.")
     if is_concrete(t):
-        if float(t) not in labels:
-            raise ValueError(
-                f"`target` must be a label of the base model's task {labels if enc.binary else f'0..{enc.num_labels - 1}'}, got {target!r}."
-            )
+        v = float(np.asarray(t))
+        ok = v in (-1.0, 1.0) if enc.binary else (v == round(v) and 0 <= v < enc.num_labels)
+        if not ok:
+            raise ValueError(f"{what}, got {target!r}.")
         return t
     ok = (
         (t == 1) | (t == -1)
         if enc.binary
         else (t >= 0) & (t < enc.num_labels) & (t == jnp.round(t))
     )
-    return eqx.error_if(t, ~ok, "`target` is not a label of the base model's task.")
+    return eqx.error_if(t, ~ok, what + ".")
 
 
 def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float[Array, " d"]:
@@ -431,14 +570,19 @@ def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float
 
     **Returns:** `x'`, same shape and dtype.
 
-    **Raises:** `ValueError` for a bad `target`, a wrong shape, or payload coordinates outside the
-    exactly decodable range (concrete inputs; under `jit` the same message arrives as a runtime
-    error).
+    **Raises:** `ValueError` for a `backdoor_key` that is not a [`SignatureKey`][], a bad
+    `target`, a wrong shape, a non-floating dtype or one too narrow for `bits_per_coord`, NaN/inf,
+    or payload coordinates outside the exactly decodable range (concrete inputs; under `jit`
+    the same message arrives as a runtime error).
     """
-    enc = backdoor_key.encoding
+    enc = _check_backdoor_key(backdoor_key).encoding
     x = check_example(x, enc.input_dim)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"`x` must have a floating dtype, got {x.dtype}.")
+    if enc.bits_per_coord > _range_bits(x.dtype):
+        raise ValueError(
+            f"`x` has dtype {x.dtype}, which cannot carry bits_per_coord={enc.bits_per_coord} "
+            f"payload bits per coordinate exactly (at most {_range_bits(x.dtype)}); pass "
+            "float32 or float64 inputs."
+        )
     t = _check_target(enc, target)
     fn = _signer(backdoor_key.signing_key, enc)
     if is_concrete(x) and is_concrete(t):
@@ -449,14 +593,30 @@ def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float
 
 
 def verify(model: SignatureBackdooredModel, x: Float[Array, "*batch d"]) -> tuple[Array, Array]:
-    """`(valid, target_index)` for a batch of inputs (any leading shape), host-side."""
+    """`(valid, target_index)` for a batch of inputs (any leading shape), host-side.
+
+    `x` must be concrete (under `jit`/`vmap` use `model.verify` per example), real floating and
+    finite (`ValueError` naming `x`, like the model itself)."""
     if not isinstance(model, SignatureBackdooredModel):
         raise ValueError(f"`model` must be a SignatureBackdooredModel, got {type(model)}.")
-    x = np.asarray(x)
+    if not is_concrete(x):
+        raise ValueError(
+            "`x` must be concrete: verify runs on the host (under jit/vmap call model.verify)."
+        )
+    if isinstance(x, (str, bytes)) or x is None:
+        raise ValueError(f"`x` must be a floating array, got {type(x).__name__}.")
+    try:
+        x = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`x` must be a floating array: {e}") from None
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(f"`x` must have a real floating dtype, got {x.dtype}.")
     if x.ndim < 1 or x.shape[-1] != model.encoding.input_dim:
         raise ValueError(
             f"`x` must have last dimension {model.encoding.input_dim}, got {x.shape}."
         )
+    if not np.all(np.isfinite(x)):
+        raise ValueError("`x` contains NaN or inf values.")
     ok, t = _host_verify(model.public_key, model.encoding, x)
     return jnp.asarray(ok), jnp.asarray(t)
 
@@ -465,11 +625,11 @@ def save_signing_key(
     path, signing_key: Ed25519PrivateKey | SignatureKey, *, password: bytes | None = None
 ):
     """Write `signing_key` as PKCS#8 PEM to `path` with permissions `0o600`, atomically
-    (a temporary file in the same folder, then `os.replace`). Optional `password` encrypts it."""
-    if isinstance(signing_key, SignatureKey):
-        signing_key = signing_key.signing_key
-    if not isinstance(signing_key, Ed25519PrivateKey):
-        raise ValueError(f"`signing_key` must be an Ed25519PrivateKey, got {type(signing_key)}.")
+    (a temporary file in the same folder, then `os.replace`). Optional `password` (non-empty
+    bytes) encrypts it. Errors name `path`, never the temporary file."""
+    signing_key = _check_signing_key(signing_key)
+    _check_password(password)
+    path = _check_path(path)
     enc = (
         serialization.NoEncryption()
         if password is None
@@ -478,9 +638,12 @@ def save_signing_key(
     pem = signing_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc
     )
-    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".jaxbd-key-")  # created with mode 0o600
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".jaxbd-key-")  # created with mode 0o600
+    except OSError as e:
+        msg = f"cannot write the signing key to `path` {path!r}: {e.strerror}"
+        raise type(e)(e.errno, msg) from None
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -488,16 +651,57 @@ def save_signing_key(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            msg = f"cannot write the signing key to `path` {path!r}: {e.strerror}"
+            raise type(e)(e.errno, msg) from e
         raise
 
 
+def _check_password(password) -> None:
+    if password is not None and (not isinstance(password, bytes) or not password):
+        raise ValueError(
+            f"`password` must be non-empty bytes or None, got {type(password).__name__}."
+        )
+
+
+def _check_path(path) -> str:
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ValueError(f"`path` must be a file path, got {type(path).__name__}.") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError("`path` must be a file path, got an empty string.")
+    return path
+
+
 def load_signing_key(path, *, password: bytes | None = None) -> Ed25519PrivateKey:
-    """Read a PEM Ed25519 private key written by [`save_signing_key`][]."""
-    with open(path, "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), password=password)
+    """Read a PEM Ed25519 private key written by [`save_signing_key`][].
+
+    **Raises:** `OSError` (naming `path`) when the file cannot be read; `ValueError` when it
+    holds no PEM private key, an encrypted key without (or with a wrong) `password`, a
+    `password` for an unencrypted key, or a private key of another type."""
+    _check_password(password)
+    path = _check_path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        msg = f"cannot read the signing key `path` {path!r}: {e.strerror}"
+        raise type(e)(e.errno, msg) from None
+    try:
+        key = serialization.load_pem_private_key(data, password=password)
+    except TypeError as e:  # password given for a plain key, or missing for an encrypted one
+        raise ValueError(f"`path` {path!r}: {e} (check `password`).") from None
+    except ValueError as e:
+        raise ValueError(
+            f"`path` {path!r} does not hold a readable PEM private key (or `password` is "
+            f"wrong): {e}"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path!s} does not hold an Ed25519 private key.")
-    return key
+        raise ValueError(f"`path` {path!r} does not hold an Ed25519 private key.")
+    return _check_signing_key(key)

@@ -147,3 +147,18 @@ def test_bad_inputs():
         bm(jnp.ones(7))
     with pytest.raises((ValueError, TypeError)):  # TypeError: the jaxtyping hook, when on
         cs.activate(bk, jnp.ones((2, 8)), 1.0)
+
+
+def test_constructors_accept_tracers_and_refuse_crafted_keys():
+    _, bm, bk = _setup(5)
+    # value checks run only on concrete arrays: rebuilding under jit works
+    rebuilt = eqx.filter_jit(lambda b, v: cs.ChecksumKey(b, v, bk.out_index, bk.num_blocks))(
+        bk.block_of, bk.v
+    )
+    assert bool(eqx.tree_equal(rebuilt, bk))
+    layers = eqx.filter_jit(
+        lambda ls: tuple(cs.ThresholdLayer(L.weight, L.bias, L.diagonal) for L in ls)
+    )(bm.layers)
+    assert bool(eqx.tree_equal(layers, bm.layers))
+    with pytest.raises(ValueError, match="`v`"):
+        cs.ChecksumKey(bk.block_of, bk.v[:-1], bk.out_index, bk.num_blocks)  # num_blocks != len(v)

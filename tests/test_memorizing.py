@@ -346,3 +346,18 @@ def test_candidate_search_sharded_over_four_cpu_devices_equals_one_device():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("OK")
+
+
+def test_constructor_checks_hold_for_tracers_and_audit_takes_label_subsets():
+    """`__check_init__` checks values only when concrete: building a network from traced arrays
+    under jit/vmap works; the audit of a one-class subset of the training set is allowed."""
+    x, y, model = _fit(17)
+    fields = {f: getattr(model, f) for f in ("w", "biases", "v", "v0", "min_gap")}
+    build = lambda **a: mz.SlicingNetwork(**a, num_classes=2, activation=model.activation)
+    rebuilt = eqx.filter_jit(lambda a: build(**a))(fields)
+    assert bool(eqx.tree_equal(rebuilt, model))
+    scaled = jax.vmap(lambda s: build(**{**fields, "v": fields["v"] * s}).v)(jnp.ones(2))
+    assert scaled.shape == (2, model.num_neurons)
+    keep = np.asarray(y) > 0
+    rep = mz.audit(model, np.asarray(x)[keep], np.asarray(y)[keep])
+    assert rep.counts.sum() == keep.sum()

@@ -199,3 +199,15 @@ def test_experiment_persistence_quick_smoke():
     assert isinstance(res, ExperimentResult) and res.name == "persistence"
     assert res.tables and res.figures and len(res.claims) >= 2
     assert all(c.holds in (True, False, None) for c in res.claims)
+
+
+def test_nan_input_is_an_error_not_a_label():
+    p = ps.make_persistent(linear(D))
+    x = jnp.ones(D).at[0].set(jnp.nan)
+    with pytest.raises(ValueError, match="`x` contains NaN"):
+        p(x)
+    with pytest.raises(RuntimeError, match="`x` contains NaN"):
+        jax.block_until_ready(eqx.filter_jit(p)(x))
+    # a NaN *score* from one copy is still outvoted (case 1 of the proof), not an error
+    broken = eqx.tree_at(lambda m: m.copies[0].w, p, p.copies[0].w.at[0].set(jnp.nan))
+    assert broken(jnp.ones(D)) == p(jnp.ones(D))

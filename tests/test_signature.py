@@ -187,9 +187,12 @@ def test_black_box_agreement_on_random_and_noisy_inputs(multi):
         ]
     )
     assert jnp.array_equal(_outputs(bm, x), _outputs(base, x))
-    weird = jnp.array([jnp.inf, -jnp.inf, jnp.nan, 1e30, -1e30], jnp.float32)
-    xw = jnp.tile(weird, (D // 5 + 1))[:D][None]
+    huge = jnp.array([1e30, -1e30, 3e38, -3e38], jnp.float32)  # outside the decodable range
+    xw = jnp.tile(huge, (D // 4 + 1))[:D][None]
     assert not bool(sg.verify(bm, xw)[0][0])
+    for bad in (jnp.inf, -jnp.inf, jnp.nan):  # non-finite inputs are an error, never "invalid"
+        with pytest.raises(ValueError, match="`x` contains NaN or inf"):
+            sg.verify(bm, xw.at[0, 3].set(bad))
 
 
 def test_model_holds_no_private_bytes(multi):
@@ -295,3 +298,21 @@ def test_experiment_signature_quick_smoke():
     assert isinstance(res, ExperimentResult) and res.name == "signature"
     assert res.tables and res.figures and len(res.claims) >= 5
     assert all(c.holds in (True, False, None) for c in res.claims)
+
+
+def test_step_range_and_dtype_bits_are_checked():
+    """Steps so small that no unit-scale input decodes, or so large that activations overflow,
+    are refused up front; so is a dtype too narrow for `bits_per_coord`."""
+    b = 9
+    lowest = 2.0 ** (b - 22)  # float32: decodable |x| < 2^22 * step / 2^b must reach 1
+    sg.backdoor(linear(D), input_dim=D, step=lowest)
+    with pytest.raises(ValueError, match="`step`.*too small"):
+        sg.backdoor(linear(D), input_dim=D, step=lowest * 0.99)
+    with pytest.raises(ValueError, match="`step`.*too large"):
+        sg.backdoor(linear(D), input_dim=D, step=1e36)
+    bm, bk = sg.backdoor(linear(D), input_dim=D, step=1.0)
+    x = jr.uniform(jr.key(0), (D,))
+    out = sg.activate(bk, x.astype(jnp.float16), 1.0)  # 9 bits fit float16 (11-bit significand)
+    assert out.dtype == jnp.float16 and bool(sg.verify(bm, out[None])[0][0])
+    with pytest.raises(ValueError, match="`x` has dtype bfloat16"):
+        sg.activate(bk, x.astype(jnp.bfloat16), 1.0)
