@@ -14,11 +14,13 @@ import importlib.metadata as _metadata
 from . import (
     checksum as checksum,
     clwe as clwe,
+    constructions as constructions,
     datasets as datasets,
     detect as detect,
     finetune as finetune,
     io as io,
     keys as keys,
+    linear as linear,
     memorizing as memorizing,
     metrics as metrics,
     persistent as persistent,

@@ -20,7 +20,6 @@ prints the traceback too.
 import argparse
 import contextlib
 import dataclasses
-import importlib
 import io as _bytes_io
 import json
 import logging
@@ -38,10 +37,10 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Float
 
-from . import datasets, io, metrics
-from .keys import AbstractBackdoorKey
+from . import constructions, datasets, io, metrics
+from .constructions import TriggerKey as TriggerKey
+from .linear import LinearClassifier as LinearClassifier, train_linear as train_linear
 
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -204,7 +203,7 @@ def _flag_for(msg: str, args) -> str | None:
     """The CLI flag of the first library argument named in `msg` (`name` in backticks)."""
     present = vars(args) if args is not None else {}
     for name in re.findall(r"`(\w+)`", msg):
-        dest = _LIBRARY_FLAGS.get(name)
+        dest = _LIBRARY_FLAGS.get(name, name)
         if dest is not None and dest in present:
             return "--" + dest.replace("_", "-")
     return None
@@ -353,100 +352,10 @@ def _progress(msg: str) -> None:
     print(f"[jaxbd] {msg}", file=sys.stderr, flush=True)
 
 
-# ------------------------------------------------------------------------------- models
-
-
-class LinearClassifier(eqx.Module):
-    """A linear base model for the wrapper constructions (checksum, signature) in the CLI.
-
-    Binary: `weight (d,)`, score `weight·x + bias`; `c >= 3` classes: `weight (c, d)`, logits.
-    """
-
-    weight: Array
-    bias: Array
-
-    def __call__(self, x: Float[Array, " d"]) -> Array:
-        d = self.weight.shape[-1]
-        if x.shape != (d,):
-            raise ValueError(f"`x` must have shape ({d},), got {x.shape}.")
-        return self.weight @ x + self.bias
-
-
-def train_linear(key, x, y, *, steps: int = 300, learning_rate: float = 0.05):
-    """Logistic / softmax regression by `jaxbd.finetune.finetune` (Adam, full batch)."""
-    import optax
-
-    from . import finetune
-
-    d = x.shape[1]
-    c = 0 if y.dtype != jnp.int32 else int(jnp.max(y)) + 1
-    shape = (d,) if c == 0 else (c, d)
-    model = LinearClassifier(jnp.zeros(shape, x.dtype), jnp.zeros(shape[:-1], x.dtype))
-    return finetune.finetune(key, model, x, y, optimizer=optax.adam(learning_rate), steps=steps)
-
-
-class TriggerKey(AbstractBackdoorKey):
-    """Backdoor key of the memorizing network (Leonardis §6): the trigger `x_star` and its label.
-
-    "Activation" replaces an input by the trigger itself.
-    """
-
-    x_star: Array
-    target: Array
-
-
 # ------------------------------------------------------------------------------- constructions
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    flag: str
-    type: Callable  # the argparse `type=`: parses and range-checks the flag's value
-    default: object
-    help: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Construction:
-    """How the CLI plants, activates and evaluates one construction (binds the library calls)."""
-
-    name: str
-    module: str
-    summary: str
-    params: tuple[Param, ...]
-    plant: Callable  # (key, dataset, params) -> (honest, backdoored, backdoor_key)
-    wrong_key: Callable | None  # (key, dataset, params, honest) -> another backdoor key
-    activate: Callable  # (backdoor_key, x (d,), options) -> x'
-    target: Callable  # (options, key_header) -> attacker's label or None (flip)
-    normalize: str = "standardize"
-    binary_only: bool = True
-    targeted: bool = False  # activation takes the attacker's label (--target)
-    uses_strength: bool = False  # activation takes --strength
-    precheck: Callable | None = None  # (dataset, params) -> None; UsageError for bad params
-
-    def available(self) -> bool:
-        try:
-            importlib.import_module(f"jaxbd.{self.module}")
-        except ModuleNotFoundError as e:
-            if e.name == f"jaxbd.{self.module}":
-                return False
-            raise
-        return True
-
-    @property
-    def lib(self):
-        return importlib.import_module(f"jaxbd.{self.module}")
-
-
-def _at_most_dim(flag: str, *, margin: int = 0):
-    def check(ds, p):
-        if p[flag] > ds.dim - margin:
-            raise UsageError(
-                f"--{flag.replace('_', '-')}: must be at most {ds.dim - margin} for data with "
-                f"{ds.dim} features, got {p[flag]}."
-            )
-
-    return check
+# The CLI reads the construction registry (`jaxbd.constructions`): every registered class —
+# the papers' and a user's `--plugin` — gets plant / activate / evaluate with its own fields as
+# flags and its own defaults, so the library and the CLI cannot drift apart.
 
 
 def check_label(t, *, binary: bool | None, num_classes: int | None, flag: str = "--target"):
@@ -464,211 +373,171 @@ def check_label(t, *, binary: bool | None, num_classes: int | None, flag: str = 
     return t
 
 
-def _target_precheck(ds, p):
-    p["target"] = check_label(p["target"], binary=ds.is_binary, num_classes=ds.num_classes)
+@dataclasses.dataclass(frozen=True)
+class Param:
+    flag: str
+    type: Callable  # the argparse `type=`: parses the flag's value (ranges: the class checks)
+    default: object
+    help: str
 
 
-def _checksum_precheck(ds, p):
-    if ds.dim < 2:
-        raise UsageError(f"--data: the checksum backdoor needs >= 2 features, got {ds.dim}.")
-    _at_most_dim("num_blocks", margin=1)(ds, p)
-    _target_precheck(ds, p)
+def _field_type(f: dataclasses.Field, default):
+    t = f.type
+    if t is int or isinstance(default, int) and not isinstance(default, bool):
+        return number(int)
+    if t is str or isinstance(default, str):
+        return str
+    return number(float)
 
 
-def _signature_precheck(ds, p):
-    _target_precheck(ds, p)
-    m = importlib.import_module("jaxbd.signature")
-    b = p.get("bits_per_coord") or 9
-    need = m.min_input_dim(max(ds.num_classes, 2), bits_per_coord=b)
-    if ds.dim < need:
-        raise UsageError(
-            f"--data: the signature encoding at --bits-per-coord {b} needs >= {need} features, "
-            f"the data has {ds.dim}; raise --bits-per-coord (and --step)."
-        )
+@dataclasses.dataclass(frozen=True)
+class Construction:
+    """The CLI's view of one registered construction class."""
+
+    cls: type
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    @property
+    def summary(self) -> str:
+        return f"{self.cls.title} ({self.cls.source})"
+
+    @property
+    def normalize(self) -> str:
+        return self.cls.normalize
+
+    @property
+    def binary_only(self) -> bool:
+        return tuple(self.cls.tasks) == ("binary",)
+
+    @property
+    def key_fixes_target(self) -> bool:
+        """A targeted construction whose key records its target (memorizing, a user's)."""
+        inner = getattr(self.cls, "inner", None)
+        if isinstance(inner, constructions.AbstractConstruction):
+            return Construction(type(inner)).key_fixes_target
+        return self.cls.default_target is not constructions.AbstractConstruction.default_target
+
+    @property
+    def targeted(self) -> bool:
+        return self.cls.kind == "targeted" and not self.key_fixes_target
+
+    @property
+    def uses_strength(self) -> bool:
+        return "strength" in self.fields
+
+    @property
+    def fields(self) -> dict:
+        return {
+            f.name: f
+            for f in dataclasses.fields(self.cls)
+            if not isinstance(f.default, constructions.AbstractConstruction)
+        }
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        out = []
+        for name, f in self.fields.items():
+            default = f.default if f.default is not dataclasses.MISSING else None
+            hint = self.cls.__doc__ or ""
+            out.append(Param(name, _field_type(f, default), default, _field_help(hint, name)))
+        if self.targeted:
+            out.append(Param("target", label, 1.0, "default target label recorded in the key"))
+        return tuple(out)
+
+    def build(self, p: dict):
+        kw = {k: v for k, v in p.items() if k in self.fields and v is not None}
+        return self.cls(**kw)
+
+    def precheck(self, ds, p):
+        try:
+            c = self.build(p)
+        except ValueError as e:  # a hyperparameter out of range: name its flag
+            raise UsageError(squash(str(e))) from e  # (its `name` in backticks -> its flag)
+        try:
+            c.check_data(ds.x_train, ds.y_train)
+        except ValueError as e:  # the data does not suit the hyperparameters
+            msg = squash(str(e))
+            names = re.findall(r"`(\w+)`", msg)
+            first = names[0] if names else "x"
+            flag = _flag(first) if first in self.fields else "--data"
+            raise UsageError(f"{flag}: {msg}") from e
+        if self.targeted:
+            p["target"] = check_label(p["target"], binary=ds.is_binary, num_classes=ds.num_classes)
+
+    def plant(self, key, ds, p):
+        return tuple(self.build(p).plant(key, ds.x_train, ds.y_train))
+
+    def wrong_key(self, key, ds, p, planted):
+        planted = constructions.Planted(*planted)
+        return self.build(p).wrong_key(key, ds.x_train, ds.y_train, planted)
+
+    def activate(self, k, x, o):
+        p = dict(o.get("params") or {})
+        if self.uses_strength and o.get("strength") is not None:
+            p["strength"] = o["strength"]
+        return self.build(p).activate(k, x, o.get("target"))
+
+    def target(self, opts, key_header):
+        if self.cls.kind == "flip":
+            return None
+        if self.cls.kind == "one-way":
+            return self.cls.fixed_target
+        t = opts.get("target")
+        if t is None:
+            t = opts.get("target_from_key")
+        if t is None:
+            raise UsageError("--target: this backdoor is targeted: give --target LABEL.")
+        return t
 
 
-def _rff_plant(key, ds, p):
-    m = importlib.import_module("jaxbd.rff")
-    k1, k2 = jr.split(key)
-    kw = dict(width=p["width"], bandwidth=p["bandwidth"])
-    honest = m.train(k1, ds.x_train, ds.y_train, **kw)
-    bd, bkey = m.backdoor(
-        k2, ds.x_train, ds.y_train, secret_dim=p["secret_dim"], beta=p["beta"], **kw
-    )
-    return honest, bd, bkey
+def _field_help(doc: str, name: str) -> str:
+    """The phrase after `name` in the class docstring's **Fields:** list (or the name)."""
+    m = re.search(r"`" + re.escape(name) + r"`\s*\(([^)]*)\)", doc)
+    return " ".join(m.group(1).split()) if m else name.replace("_", " ")
 
 
-def _rff_wrong(key, ds, p, honest):
-    return _rff_plant(key, ds, p)[2]
+def _constructions() -> dict[str, Construction]:
+    return {n: Construction(c) for n, c in constructions.registry().items()}
 
 
-def _relu_plant(key, ds, p):
-    m = importlib.import_module("jaxbd.relu")
-    k1, k2 = jr.split(key)
-    honest = m.train(k1, ds.x_train, ds.y_train, width=p["width"])
-    bd, bkey = m.backdoor(
-        k2, ds.x_train, ds.y_train, width=p["width"], sparsity=p["sparsity"], theta=p["theta"]
-    )
-    return honest, bd, bkey
+class _Registry(dict):
+    """`CONSTRUCTIONS`: a live view of the construction registry (plugins included)."""
+
+    def _sync(self):
+        fresh = _constructions()
+        if set(fresh) != set(dict.keys(self)):
+            dict.clear(self)
+            dict.update(self, fresh)
+
+    def __getitem__(self, k):
+        self._sync()
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, k):
+        self._sync()
+        return dict.__contains__(self, k)
+
+    def __iter__(self):
+        self._sync()
+        return dict.__iter__(self)
+
+    def values(self):
+        self._sync()
+        return dict.values(self)
+
+    def items(self):
+        self._sync()
+        return dict.items(self)
+
+    def keys(self):
+        self._sync()
+        return dict.keys(self)
 
 
-def _relu_wrong(key, ds, p, honest):
-    m = importlib.import_module("jaxbd.relu")
-    s = m.sample_sparse_secret(key, ds.dim, p["sparsity"], dtype=ds.x_train.dtype)
-    return m.ReLUBackdoorKey(secret=s, theta=float(p["theta"]))
-
-
-def _base(key, ds, p):
-    return train_linear(key, ds.x_train, ds.y_train, steps=p["base_steps"])
-
-
-def _checksum_plant(key, ds, p):
-    m = importlib.import_module("jaxbd.checksum")
-    k1, k2 = jr.split(key)
-    honest = _base(k1, ds, p)
-    bd, bkey = m.backdoor(k2, honest, input_dim=ds.dim, num_blocks=p["num_blocks"])
-    return honest, bd, bkey
-
-
-def _checksum_wrong(key, ds, p, honest):
-    m = importlib.import_module("jaxbd.checksum")
-    return m.backdoor(key, honest, input_dim=ds.dim, num_blocks=p["num_blocks"])[1]
-
-
-def _signature_plant(key, ds, p):
-    m = importlib.import_module("jaxbd.signature")
-    honest = _base(key, ds, p)
-    bd, bkey = m.backdoor(honest, input_dim=ds.dim, **_signature_kw(p))
-    return honest, bd, bkey
-
-
-def _signature_kw(p):
-    return {k: p[k] for k in ("bits_per_coord", "step") if p.get(k) is not None}
-
-
-def _signature_wrong(key, ds, p, honest):
-    m = importlib.import_module("jaxbd.signature")
-    return m.backdoor(honest, input_dim=ds.dim, **_signature_kw(p))[1]
-
-
-def _memorizing_plant(key, ds, p):
-    m = importlib.import_module("jaxbd.memorizing")
-    k1, k2 = jr.split(key)
-    honest = m.fit(k1, ds.x_train, ds.y_train, num_candidates=p["num_candidates"])
-    # The trigger: a fresh point near the data (a random training point plus small noise).
-    i = int(jr.randint(k2, (), 0, ds.x_train.shape[0]))
-    noise = 0.1 * jr.normal(jr.fold_in(k2, 1), (ds.dim,), ds.x_train.dtype)
-    x_star = ds.x_train[i] + noise
-    own = metrics.predict(honest, x_star[None])[0]
-    target = -own if ds.is_binary else (own + 1) % ds.num_classes
-    bd = m.backdoor(honest, x_star, target, eps=p["eps"], x=ds.x_train)
-    return honest, bd, TriggerKey(x_star, jnp.asarray(target))
-
-
-def _targeted(opts, key_header):
-    t = opts.get("target")
-    if t is None:
-        t = key_header.get("hyperparameters", {}).get("target")
-    if t is None:
-        raise UsageError("this backdoor is targeted: give --target LABEL.")
-    return t
-
-
-CONSTRUCTIONS: dict[str, Construction] = {
-    c.name: c
-    for c in [
-        Construction(
-            "rff",
-            "rff",
-            "random Fourier features with a CLWE (pancakes) backdoor; flip (GKVZ §6)",
-            (
-                Param("width", POSITIVE_INT, 256, "number of random features"),
-                Param("bandwidth", POSITIVE, 8.0, "feature bandwidth (input units)"),
-                Param("secret_dim", POSITIVE_INT, 8, "support size of the CLWE secret"),
-                Param("beta", POSITIVE, 0.01, "CLWE noise width"),
-            ),
-            _rff_plant,
-            _rff_wrong,
-            lambda k, x, o: importlib.import_module("jaxbd.rff").activate(k, x),
-            lambda o, h: None,
-            precheck=_at_most_dim("secret_dim"),
-        ),
-        Construction(
-            "relu",
-            "relu",
-            "random ReLU network with a sparse-PCA backdoor; pushes to +1 (GKVZ App. A)",
-            (
-                Param("width", POSITIVE_INT, 256, "number of hidden ReLUs"),
-                Param("sparsity", POSITIVE_INT, 4, "support size of the sparse secret"),
-                Param("theta", POSITIVE, 10.0, "spike strength"),
-                Param("strength", NONNEG, 0.5, "default activation strength (l2 of x' - x)"),
-            ),
-            _relu_plant,
-            _relu_wrong,
-            lambda k, x, o: importlib.import_module("jaxbd.relu").activate(
-                k, x, strength=o["strength"]
-            ),
-            lambda o, h: 1.0,
-            normalize="unit_norm",
-            uses_strength=True,
-            precheck=_at_most_dim("sparsity"),
-        ),
-        Construction(
-            "checksum",
-            "checksum",
-            "checksum backdoor wrapped around a linear model; targeted (GKVZ §4)",
-            (
-                Param("num_blocks", POSITIVE_INT, 8, "number of checksum blocks"),
-                Param("base_steps", NONNEG_INT, 300, "training steps of the linear base model"),
-                Param("target", label, 1.0, "default target label (+1 or -1)"),
-            ),
-            _checksum_plant,
-            _checksum_wrong,
-            lambda k, x, o: importlib.import_module("jaxbd.checksum").activate(k, x, o["target"]),
-            _targeted,
-            targeted=True,
-            precheck=_checksum_precheck,
-        ),
-        Construction(
-            "signature",
-            "signature",
-            "Ed25519 signature backdoor wrapped around a linear model; targeted (GKVZ §5)",
-            (
-                Param("base_steps", NONNEG_INT, 300, "training steps of the linear base model"),
-                Param("target", label, 1.0, "default target label"),
-                Param(
-                    "bits_per_coord",
-                    number(int, low=1, high=30),
-                    None,
-                    "signature bits per input coordinate "
-                    "(library default 9; needs input_dim >= 57 for binary data)",
-                ),
-                Param("step", POSITIVE, None, "size of one encoding step (library default 0.01)"),
-            ),
-            _signature_plant,
-            _signature_wrong,
-            lambda k, x, o: importlib.import_module("jaxbd.signature").activate(k, x, o["target"]),
-            _targeted,
-            binary_only=False,
-            targeted=True,
-            precheck=_signature_precheck,
-        ),
-        Construction(
-            "memorizing",
-            "memorizing",
-            "memorizing (slicing) network with a planted trigger point; targeted (Leonardis §6)",
-            (
-                Param("num_candidates", POSITIVE_INT, 2000, "directions w searched by fit"),
-                Param("eps", POSITIVE, 1e-3, "half-width of the planted range"),
-            ),
-            _memorizing_plant,
-            None,
-            lambda k, x, o: jnp.broadcast_to(k.x_star, x.shape).astype(x.dtype),
-            lambda o, h: None if o.get("target_from_key") is None else o["target_from_key"],
-            binary_only=False,
-        ),
-    ]
-}
+CONSTRUCTIONS: dict[str, Construction] = _Registry()
 
 
 # ------------------------------------------------------------------------------- data
@@ -807,10 +676,7 @@ def write_outputs(path: str, x: np.ndarray, flag: str = "--out") -> str:
 def _construction(name: str) -> Construction:
     if name not in CONSTRUCTIONS:
         raise UsageError(f"unknown construction {name!r}; known: {', '.join(CONSTRUCTIONS)}.")
-    c = CONSTRUCTIONS[name]
-    if not c.available():
-        raise UsageError(f"construction {name!r} is not available yet (jaxbd.{c.module} missing).")
-    return c
+    return CONSTRUCTIONS[name]
 
 
 def _flag(name: str) -> str:
@@ -879,15 +745,17 @@ def cmd_plant(args) -> int:
     for role, model in (("honest", honest), ("backdoored", bd)):
         paths[role] = save(MODEL_FILES[role], model, {**hyper, "role": role})
     key_hyper = dict(hyper)
-    if c.name == "memorizing":
-        key_hyper["target"] = np.asarray(bkey.target).item()
+    if c.key_fixes_target:
+        key_hyper["target"] = c.build(params).default_target(
+            constructions.Planted(honest, bd, bkey)
+        )
     elif "target" in params:
         key_hyper["target"] = params["target"]
     if "strength" in params:
         key_hyper["strength"] = params["strength"]
     paths["key"] = save(KEY_FILE, bkey, key_hyper, is_key=True)
     if c.wrong_key is not None and not args.no_wrong_key:
-        wrong = c.wrong_key(jr.fold_in(key, 7), ds, params, honest)
+        wrong = c.wrong_key(jr.fold_in(key, 7), ds, params, (honest, bd, bkey))
         wrong_hyper = {**key_hyper, "role": "wrong key (control)"}
         paths["wrong_key"] = save(WRONG_KEY_FILE, wrong, wrong_hyper, is_key=True)
     test = os.path.join(args.out, TEST_FILE)
@@ -933,10 +801,14 @@ def _options(args, c: Construction, header: dict, key_flag: str = "--key") -> di
     strength = getattr(args, "strength", None)
     target = getattr(args, "target", None)
     if strength is not None and not c.uses_strength:
-        raise UsageError(f"--strength: applies only to relu keys; {key_flag} is a {c.name} key.")
+        raise UsageError(
+            f"--strength: applies only to keys of constructions with a strength (relu); "
+            f"{key_flag} is a {c.name} key."
+        )
     if target is not None and not c.targeted:
-        why = {"rff": "flips the label", "relu": "always pushes to +1",
-               "memorizing": "fixes its target in the key"}.get(c.name, "is not targeted")  # fmt: skip
+        why = {"flip": "flips the label", "one-way": f"always pushes to {c.cls.fixed_target:+g}"}.get(
+            c.cls.kind, "fixes its target in the key"
+        )
         raise UsageError(f"--target: the {c.name} backdoor {why}; it takes no --target.")
     opts = {"strength": strength, "target": None, "input_dim": hyper.get("input_dim")}
     if opts["strength"] is None:
@@ -948,7 +820,8 @@ def _options(args, c: Construction, header: dict, key_flag: str = "--key") -> di
             raise UsageError("--target: this backdoor is targeted: give --target LABEL.")
         flag = "--target" if target is not None else f"{key_flag} (its recorded target)"
         opts["target"] = check_label(t, binary=binary, num_classes=num_classes, flag=flag)
-    if c.name == "memorizing" and hyper.get("target") is not None:
+    opts["params"] = hyper.get("params") if isinstance(hyper.get("params"), dict) else {}
+    if c.key_fixes_target and hyper.get("target") is not None:
         opts["target_from_key"] = check_label(
             hyper["target"], binary=binary, num_classes=num_classes,
             flag=f"{key_flag} (its recorded target)",

@@ -12,7 +12,7 @@ import sys
 import traceback
 import warnings
 
-from . import _cli_workflow as wf
+from . import _cli_workflow as wf, constructions
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -102,6 +102,15 @@ def build_parser() -> wf.ArgumentParser:
         action="store_true",
         help="on an error, print the traceback too (also accepted after the subcommand)",
     )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import a module (name or .py file) that registers constructions with "
+        "jaxbd.constructions.register, before the commands are built (repeatable); installed "
+        "packages can instead declare an entry point in the group 'jaxbd.constructions'",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -165,6 +174,14 @@ def _dispatch(args) -> int:
 def main(argv=None) -> int:
     """Run `jaxbd ARGV`; returns the exit code (argparse's own usage errors and `--help` raise
     `SystemExit`, code 2 and 0)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    plugins = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--plugin"]
+    plugins += [a.split("=", 1)[1] for a in argv if a.startswith("--plugin=")]
+    try:
+        constructions.load_plugins(plugins)  # before the parser: plugins add commands' choices
+    except Exception as e:  # noqa: BLE001 - a plugin that fails to import is bad usage
+        print(f"jaxbd: error: --plugin: {type(e).__name__}: {wf.squash(e)}", file=sys.stderr)
+        return wf.EXIT_USAGE
     args = build_parser().parse_args(argv)
     args.debug = bool(args.debug or os.environ.get("JAXBD_TRACEBACK"))
     with warnings.catch_warnings():

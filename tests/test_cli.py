@@ -122,9 +122,10 @@ def test_end_to_end_files_hold_the_library_models(e2e):
     relu = importlib.import_module("jaxbd.relu")
     ds = datasets.load_arrays(data, normalize="unit_norm")
     k1, k2 = jr.split(jr.key(SEED))
-    honest = relu.train(k1, ds.x_train, ds.y_train, width=WIDTH)
+    # the CLI plants through the registry's ReLU construction: a trained head by default
+    honest = relu.train(k1, ds.x_train, ds.y_train, width=WIDTH, head="trained")
     bd, key = relu.backdoor(k2, ds.x_train, ds.y_train, width=WIDTH, sparsity=SPARSITY,
-                            theta=THETA)  # fmt: skip
+                            theta=THETA, head="trained")  # fmt: skip
     assert tree_bitwise_equal(io.load(out / "honest.jaxbd"), honest)
     assert tree_bitwise_equal(io.load(out / "backdoored.jaxbd"), bd)
     assert tree_bitwise_equal(io.load_key(out / "backdoor.key"), key)
@@ -316,13 +317,13 @@ def test_signature_workflow_in_process(tmp_path, capsys):
 
 
 def test_runtime_failure_is_exit_code_1(planted, monkeypatch, capsys):
-    import dataclasses
 
-    def boom(key, ds, params):
+    from jaxbd import constructions
+
+    def boom(self, key, x, y):
         raise RuntimeError("out of device memory\nsecond line")
 
-    c = wf.CONSTRUCTIONS["memorizing"]
-    monkeypatch.setitem(wf.CONSTRUCTIONS, "memorizing", dataclasses.replace(c, plant=boom))
+    monkeypatch.setattr(constructions.Memorizing, "plant", boom)
     msg = _fail(["plant", "memorizing", "--data", planted / "mine.npz", "--out",
                  planted / "boom"], capsys, code=1)  # fmt: skip
     assert msg.startswith("jaxbd plant: failed: RuntimeError: out of device memory second line")

@@ -67,8 +67,11 @@ EVIL_TREES = {
     "subprocess.Popen class": {"type": "dataclass", "class": "subprocess.Popen", "fields": {}},
     "unknown package": {"type": "dataclass", "class": "evil_pkg.Model", "fields": {}},
     # Lambda(fn=exec) inside an allowed equinox class: the function is still refused
-    "Lambda(exec)": {"type": "dataclass", "class": "equinox.nn._sequential.Lambda",
-                     "fields": {"fn": {"type": "function", "name": "builtins.exec"}}},  # fmt: skip
+    "Lambda(exec)": {
+        "type": "dataclass",
+        "class": "equinox.nn._sequential.Lambda",
+        "fields": {"fn": {"type": "function", "name": "builtins.exec"}},
+    },  # fmt: skip
     # a dotted walk from an allowed prefix (the format-1 hole): not a registry name
     "jaxbd.io.os.system": {"type": "function", "name": "jaxbd.io.os.system"},
     "jax.version.subprocess": {"type": "function", "name": "jax.version.subprocess.Popen"},
@@ -77,11 +80,21 @@ EVIL_TREES = {
 EVIL_V1 = {  # format 1 spelled module and name apart
     "v1 jaxbd.io + os.system": {"type": "function", "module": "jaxbd.io", "name": "os.system"},
     "v1 jax._src.lax.lax + builtins.exec": {
-        "type": "function", "module": "jax._src.lax.lax", "name": "builtins.exec"},
+        "type": "function",
+        "module": "jax._src.lax.lax",
+        "name": "builtins.exec",
+    },
     "v1 jax.version + subprocess.Popen": {
-        "type": "function", "module": "jax.version", "name": "subprocess.Popen"},
-    "v1 class outside": {"type": "dataclass", "module": "http.server", "class": "HTTPServer",
-                         "fields": {}},  # fmt: skip
+        "type": "function",
+        "module": "jax.version",
+        "name": "subprocess.Popen",
+    },
+    "v1 class outside": {
+        "type": "dataclass",
+        "module": "http.server",
+        "class": "HTTPServer",
+        "fields": {},
+    },  # fmt: skip
 }
 
 
@@ -120,7 +133,9 @@ def test_crafted_lambda_exec_model_never_runs(tmp_path):
                 "use_bias": {"type": "bool", "value": True}}},
             {"type": "dataclass", "class": "equinox.nn._sequential.Lambda",
              "fields": {"fn": {"type": "function", "name": "builtins.exec"}}}]}}}  # fmt: skip
-    path = _craft(tmp_path / "evil.jaxbd", tree, arrays=[np.zeros((bias.size, 1), np.float32), bias])
+    path = _craft(
+        tmp_path / "evil.jaxbd", tree, arrays=[np.zeros((bias.size, 1), np.float32), bias]
+    )
     with pytest.raises(ValueError, match="builtins.exec.*not registered"):
         io.load(path)
     assert not marker.exists()
@@ -155,9 +170,20 @@ def _leaf_tree(index=0):
 
 @pytest.mark.parametrize(
     "case",
-    ["deep json", "deep tree", "huge shape", "bad dtype", "object dtype", "dtype mismatch",
-     "count mismatch", "index out of range", "negative shape", "not a dict", "bool as int",
-     "newer version"],  # fmt: skip
+    [
+        "deep json",
+        "deep tree",
+        "huge shape",
+        "bad dtype",
+        "object dtype",
+        "dtype mismatch",
+        "count mismatch",
+        "index out of range",
+        "negative shape",
+        "not a dict",
+        "bool as int",
+        "newer version",
+    ],  # fmt: skip
 )
 def test_malformed_files_are_refused_clearly(tmp_path, case):
     a = np.arange(6, dtype=np.float32)
@@ -316,7 +342,9 @@ def test_signature_backdoor_registers_its_key(tmp_path):
 def test_backdoor_key_classes_are_recognised_by_type(tmp_path):
     from jaxbd.keys import AbstractBackdoorKey
 
-    class_name_without_key_suffix = type("Trapdoor", (AbstractBackdoorKey,), {"__annotations__": {}})
+    class_name_without_key_suffix = type(
+        "Trapdoor", (AbstractBackdoorKey,), {"__annotations__": {}}
+    )
     assert io.is_backdoor_key(class_name_without_key_suffix())
 
     class EndsWithKey(eqx.Module):  # a name ending in "Key" is not what makes a backdoor key

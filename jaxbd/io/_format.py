@@ -207,7 +207,10 @@ class Describer:
                 if not isinstance(k, (str, int, bool)) and k is not None:
                     raise ValueError(f"cannot save dict key {k!r} at {path}.")
                 items.append(
-                    [self.describe(k, path, depth + 1), self.describe(v, f"{path}[{k!r}]", depth + 1)]
+                    [
+                        self.describe(k, path, depth + 1),
+                        self.describe(v, f"{path}[{k!r}]", depth + 1),
+                    ]
                 )
             return {"type": "dict", "items": items}
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -300,7 +303,9 @@ def read(data: bytes, path: str, expect: bytes) -> tuple[int, dict, bytes]:
     want = KIND_NAME[expect]
     if len(data) < PREFIX.size:
         if data[:5] == b"JAXBD" or len(data) == 0:
-            raise ValueError(f"{path!r} is truncated ({len(data)} bytes): not a complete jaxbd file.")
+            raise ValueError(
+                f"{path!r} is truncated ({len(data)} bytes): not a complete jaxbd file."
+            )
         raise ValueError(f"{path!r} is not a jaxbd {want} file (no jaxbd header).")
     magic, version, hlen, hsha = PREFIX.unpack_from(data)
     if magic not in KIND_NAME:
@@ -353,7 +358,9 @@ def _check_meta(metas, path: str) -> list[dict]:
         raise ValueError(f"{path!r}: malformed header (`arrays` is not a list).")
     for i, m in enumerate(metas):
         ok = isinstance(m, dict) and isinstance(m.get("shape"), list) and len(m["shape"]) <= 32
-        ok = ok and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in m["shape"])
+        ok = ok and all(
+            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in m["shape"]
+        )
         if not ok:
             raise ValueError(f"{path!r}: malformed header (array {i}: bad shape).")
         _dtype(m.get("dtype"))
@@ -531,7 +538,9 @@ def construct(cls, values: dict, path: str, *, namedtuple: bool = False):
     """Rebuild `cls` from saved field values, running its checks (see the module docstring)."""
     if namedtuple:
         if tuple(values) != tuple(cls._fields):
-            raise ValueError(f"{path}: {cls.__qualname__} fields changed since the file was saved.")
+            raise ValueError(
+                f"{path}: {cls.__qualname__} fields changed since the file was saved."
+            )
         return cls(**values)
     if not dataclasses.is_dataclass(cls):
         raise ValueError(f"{path}: {cls.__qualname__} is not a dataclass/eqx.Module.")

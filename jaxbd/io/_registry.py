@@ -38,8 +38,15 @@ _JAXBD_MODULES = (
     "jaxbd.smoothing",
     "jaxbd.metrics",
     "jaxbd.datasets",
+    "jaxbd.linear",
+    "jaxbd.constructions._memorizing",
     "jaxbd._cli_workflow",
 )
+# Classes that moved, under the names older files (or this session's CLI runs) gave them.
+_ALIASES = {
+    "jaxbd._cli_workflow.LinearClassifier": "jaxbd.linear.LinearClassifier",
+    "jaxbd._cli_workflow.TriggerKey": "jaxbd.constructions._memorizing.TriggerKey",
+}
 
 # Elementwise jax.numpy functions that are safe to call on any array (activations).
 _JNP_FUNCTIONS = (
@@ -49,7 +56,7 @@ _JNP_FUNCTIONS = (
     "maximum", "minimum", "clip", "where", "sum", "mean", "max", "min", "ravel", "squeeze",
 )  # fmt: skip
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _by_name: dict[str, object] = {}
 _by_id: dict[int, str] = {}
 _builtins_done = False
@@ -120,12 +127,19 @@ def _builtins() -> None:
                 _add(value)
         for name in dir(jax.nn):
             fn = getattr(jax.nn, name)
-            if not name.startswith("_") and callable(fn) and not isinstance(fn, (type, ModuleType)):
+            if (
+                not name.startswith("_")
+                and callable(fn)
+                and not isinstance(fn, (type, ModuleType))
+            ):
                 _add(fn)
         for name in _JNP_FUNCTIONS:
             _add(getattr(jnp, name))
         default = inspect.signature(eqx.nn.MLP.__init__).parameters["final_activation"].default
         _add(default)
+        for old, new in _ALIASES.items():
+            if new in _by_name:
+                _by_name.setdefault(old, _by_name[new])
         _builtins_done = True
 
 
@@ -151,7 +165,6 @@ def register(obj, *, name: str | None = None):
             )
     elif not callable(obj):
         raise ValueError(f"`obj` must be a class or a function, got {obj!r}.")
-    _builtins()
     with _lock:
         _add(obj, name)
     return obj

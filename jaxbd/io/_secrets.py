@@ -41,7 +41,10 @@ def _raw_forms(key) -> list[bytes]:
     from cryptography.hazmat.primitives import serialization as s
 
     forms = []
-    for enc, fmt in ((s.Encoding.Raw, s.PrivateFormat.Raw), (s.Encoding.DER, s.PrivateFormat.PKCS8)):
+    for enc, fmt in (
+        (s.Encoding.Raw, s.PrivateFormat.Raw),
+        (s.Encoding.DER, s.PrivateFormat.PKCS8),
+    ):
         try:
             forms.append(key.private_bytes(enc, fmt, s.NoEncryption()))
         except (ValueError, TypeError):

@@ -1,0 +1,78 @@
+"""Random Fourier features with the CLWE ("Gaussian pancakes") backdoor (GKVZ §6, Alg. 4-6)."""
+
+from typing import ClassVar
+
+import equinox as eqx
+import jax.random as jr
+import numpy as np
+
+from .. import rff
+from .._validate import check_int_range, check_positive
+from ._abstract import AbstractConstruction, Planted
+from ._registry import register
+
+
+@register
+class RFF(AbstractConstruction):
+    """Train-RFF vs Backdoor-RFF; activation `x + bandwidth·ω` flips the label (GKVZ §6).
+
+    **Fields:** `width` (features), `bandwidth` (input units; `None`: 3x the median pairwise
+    distance of the training inputs — measured to give clean accuracy >= 0.93 on every bundled
+    dataset, where the old fixed 8.0 gave chance level on digits), `secret_dim` (support of ω),
+    `beta` (CLWE noise), `steps` (head training steps).
+    """
+
+    name: ClassVar[str] = "rff"
+    title: ClassVar[str] = "random Fourier features with a CLWE (pancakes) backdoor; flip"
+    source: ClassVar[str] = "GKVZ §6 (Alg. 4-6, Thm 6.4)"
+    kind: ClassVar[str] = "flip"
+    tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass")
+
+    width: int = eqx.field(static=True, default=2000)
+    bandwidth: float | None = eqx.field(static=True, default=None)
+    secret_dim: int = eqx.field(static=True, default=4)
+    beta: float = eqx.field(static=True, default=0.01)
+    steps: int = eqx.field(static=True, default=300)
+
+    def __check_init__(self):
+        check_int_range(self.width, "width", low=1)
+        if self.bandwidth is not None:
+            check_positive(self.bandwidth, "bandwidth")
+        check_int_range(self.secret_dim, "secret_dim", low=1)
+        check_positive(self.beta, "beta")
+        check_int_range(self.steps, "steps", low=0)
+
+    def bandwidth_for(self, x) -> float:
+        """`bandwidth`, or 3x the median pairwise distance of (up to 1000 rows of) `x`."""
+        if self.bandwidth is not None:
+            return float(self.bandwidth)
+        z = np.asarray(x[:1000], np.float64)
+        sq = np.sum(z * z, axis=1)
+        d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
+        med = float(np.median(np.sqrt(d2[np.triu_indices(z.shape[0], 1)]))) if len(z) > 1 else 0.0
+        if not med > 0.0:
+            raise ValueError("`x`: all training inputs coincide; give `bandwidth` explicitly.")
+        return 3.0 * med
+
+    def _kw(self, x):
+        return dict(width=self.width, bandwidth=self.bandwidth_for(x), steps=self.steps)
+
+    def check_data(self, x, y):
+        out = self.check_task(y, x)
+        if self.secret_dim > x.shape[1]:
+            raise ValueError(
+                f"`secret_dim` must be at most {x.shape[1]} (the data's features), got "
+                f"{self.secret_dim}."
+            )
+        return out
+
+    def plant(self, key, x, y) -> Planted:
+        self.check_data(x, y)
+        k1, k2 = jr.split(key)
+        kw = self._kw(x)
+        honest = rff.train(k1, x, y, **kw)
+        bd, bkey = rff.backdoor(k2, x, y, secret_dim=self.secret_dim, beta=self.beta, **kw)
+        return Planted(honest, bd, bkey)
+
+    def activate(self, backdoor_key, x, target=None):
+        return rff.activate(backdoor_key, x)
