@@ -21,6 +21,15 @@ the fine-tuning half of that experiment, written once for every model of the lib
 
 The returned model has the same tree structure, shapes and dtypes as the input; non-array and
 static fields are untouched; `steps=0` returns the input model object itself.
+
+**Validation** (every error names the argument): `key` must be one JAX PRNG key; `optimizer` an
+`optax.GradientTransformation` (a string such as `"adam"` is refused: pass `optax.adam(1e-3)`);
+`x` real floating and finite, `n >= 1` examples with no empty feature axis; with the default
+loss, `y` must hold labels of the model's task with at least two classes present (±1 for a
+scalar score, `0..c-1` for `c` logits); the model's trainable parameters must be finite before
+training, and a run whose loss or parameters become NaN/inf (a diverging or NaN learning rate,
+e.g. `optax.sgd(nan)`) is a `ValueError` naming `optimizer` — never a NaN model returned
+silently.
 """
 
 from collections.abc import Callable, Mapping
@@ -33,7 +42,14 @@ import numpy as np
 import optax
 from jaxtyping import Array, PRNGKeyArray
 
-from ._validate import check_finite, check_int_range, is_concrete
+from ._validate import (
+    as_key,
+    check_finite,
+    check_floating,
+    check_int_range,
+    check_labels,
+    is_concrete,
+)
 
 
 __all__ = ["finetune", "finetune_with_history", "trainable_spec", "FinetuneHistory"]
@@ -95,7 +111,7 @@ def _cross_entropy(logits, label):
     return optax.softmax_cross_entropy_with_integer_labels(logits, label)
 
 
-def _default_loss(output_shape, y):
+def _default_loss(output_shape, y, x):
     """Pick the loss from the output shape and check the labels against it (host-side)."""
     y_np = np.asarray(y)
     if len(output_shape) == 0:
@@ -107,6 +123,7 @@ def _default_loss(output_shape, y):
                 "`y` must hold float labels -1.0/+1.0 for a model with a scalar score "
                 f"(got dtype {y_np.dtype}, values {np.unique(y_np)[:10]})."
             )
+        check_labels(y, x, num_classes=2, training=True)  # both classes present
         return _logistic
     if len(output_shape) == 1:
         c = output_shape[0]
@@ -120,6 +137,11 @@ def _default_loss(output_shape, y):
                 f"`y` must hold integer labels 0..{c - 1} for a model with {c} logits, got "
                 f"values in [{y_np.min()}, {y_np.max()}]."
             )
+        if np.unique(y_np).size < 2:
+            raise ValueError(
+                f"`y` holds a single class ({np.unique(y_np).tolist()}); fine-tuning needs at "
+                "least two classes."
+            )
         return _cross_entropy
     raise ValueError(
         f"the default loss needs a scalar score or a logits vector per example, the model returns "
@@ -127,19 +149,48 @@ def _default_loss(output_shape, y):
     )
 
 
+def _check_optimizer(optimizer):
+    if isinstance(optimizer, (str, bytes)) or not (
+        callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
+    ):
+        raise ValueError(
+            "`optimizer` must be an optax.GradientTransformation (e.g. optax.adam(1e-3) or "
+            f"optax.sgd(1e-2)), got {optimizer!r}."
+        )
+    return optimizer
+
+
+def _check_params_finite(params, what: str) -> None:
+    """Host check (one reduction per leaf, after the compiled loop) that `params` are finite."""
+    for leaf in jax.tree.leaves(params):
+        if eqx.is_inexact_array(leaf) and not bool(jnp.all(jnp.isfinite(leaf))):
+            raise ValueError(what)
+
+
+_DIVERGED = (
+    "fine-tuning produced NaN or inf parameters (the loss diverged): check `optimizer` (a "
+    "finite, small enough learning rate) and `loss`."
+)
+
+
 def _prepare(model, x, y, steps, batch_size, loss, filter_spec, where):
     """Validate everything host-side; return (x, y, loss_fn, spec, steps, batch_size)."""
     if not isinstance(model, eqx.Module):
         raise ValueError(f"`model` must be an eqx.Module, got {type(model).__name__}.")
     steps = check_int_range(steps, "steps", low=0)
+    if isinstance(x, (str, bytes)) or x is None:
+        raise ValueError(f"`x` must be a floating array, got {type(x).__name__}.")
     x = jnp.asarray(x)
     if x.ndim < 2:
         raise ValueError(f"`x` must have shape (num_examples, ...), got shape {x.shape}.")
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(f"`x` must have a floating dtype, got {x.dtype}.")
+    x = check_floating(x, "x")
     n = x.shape[0]
     if n < 1:
         raise ValueError("`x` holds no examples.")
+    if 0 in x.shape[1:]:
+        raise ValueError(f"`x` has an empty feature axis (shape {x.shape}).")
     y = jnp.asarray(y)
     if y.ndim < 1 or y.shape[0] != n:
         raise ValueError(
@@ -159,7 +210,7 @@ def _prepare(model, x, y, steps, batch_size, loss, filter_spec, where):
     except Exception as e:
         raise ValueError(f"`model` cannot be applied to one example of `x`: {e}") from e
     if loss is None:
-        loss = _default_loss(out.shape, y)
+        loss = _default_loss(out.shape, y, x)
         if len(out.shape) == 0:
             y = y.astype(out.dtype)
     elif not callable(loss):
@@ -169,6 +220,19 @@ def _prepare(model, x, y, steps, batch_size, loss, filter_spec, where):
     if filter_spec is None:
         filter_spec = trainable_spec(model, where)
     return x, y, loss, filter_spec, steps, batch_size
+
+
+def _check_call(key, model, optimizer):
+    """Checks of the public entry points that the private loop (`_prepare`) does not need."""
+    as_key(key)
+    _check_optimizer(optimizer)
+
+
+def _check_start(model, spec):
+    params, _ = _split(model, spec)
+    _check_params_finite(
+        params, "`model` has NaN or inf trainable parameters; fine-tuning cannot start from them."
+    )
 
 
 def _split(model, filter_spec):
@@ -303,13 +367,16 @@ def finetune(
     NaN/inf in the data, labels that do not fit the model's output, or a model that cannot be
     applied to `x[0]`.
     """
+    _check_call(key, model, optimizer)
     x, y, loss, spec, steps, batch_size = _prepare(
         model, x, y, steps, batch_size, loss, filter_spec, where
     )
     if steps == 0:
         return model
+    _check_start(model, spec)
     params, static = _split(model, spec)
     params = _run(key, params, static, x, y, optimizer, loss, steps, batch_size)
+    _check_params_finite(params, _DIVERGED)
     return eqx.combine(params, static)
 
 
@@ -340,6 +407,7 @@ def finetune_with_history(
 
     **Returns:** `(model, FinetuneHistory)`.
     """
+    _check_call(key, model, optimizer)
     x, y, loss, spec, steps, batch_size = _prepare(
         model, x, y, steps, batch_size, loss, filter_spec, where
     )
@@ -348,10 +416,15 @@ def finetune_with_history(
     for name, m in metrics.items():
         if not callable(m):
             raise ValueError(f"metric {name!r} must be a callable metric(model) -> scalar.")
+    _check_start(model, spec)
     params, static = _split(model, spec)
     params, losses, values = _run_history(
         key, params, static, x, y, optimizer, loss, steps, batch_size, every, metrics
     )
+    if steps > 0:
+        _check_params_finite(params, _DIVERGED)
+    if not bool(jnp.all(jnp.isfinite(losses))):
+        raise ValueError(_DIVERGED.replace("parameters", "loss values", 1))
     for name, v in values.items():
         if v.ndim != 1:
             raise ValueError(f"metric {name!r} must return a scalar, got shape {v.shape[1:]}.")

@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ._validate import check_int_range
+
 
 __all__ = ["batch_mesh", "check_mesh", "sharded_map"]
 
@@ -30,9 +32,25 @@ _AXIS = "batch"
 
 def batch_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A one-dimensional mesh named `"batch"` over `devices` (default: all of `jax.devices()`)."""
-    devices = list(jax.devices() if devices is None else devices)
+    if devices is None:
+        devices = jax.devices()
+    if isinstance(devices, (str, bytes, jax.Device)):
+        raise ValueError(
+            f"`devices` must be a sequence of jax.Device (e.g. jax.devices()), got {devices!r}."
+        )
+    try:
+        devices = list(devices)
+    except TypeError:
+        raise ValueError(
+            f"`devices` must be a sequence of jax.Device, got {type(devices).__name__}."
+        ) from None
     if not devices:
         raise ValueError("`devices` is empty.")
+    bad = [d for d in devices if not isinstance(d, jax.Device)]
+    if bad:
+        raise ValueError(f"`devices` must hold jax.Device objects, got {bad[0]!r}.")
+    if len(set(devices)) != len(devices):
+        raise ValueError("`devices` lists a device more than once.")
     return Mesh(np.asarray(devices), (_AXIS,))
 
 
@@ -74,19 +92,27 @@ def sharded_map(
     (by repeating the last example) to a multiple of the device count and the padding is dropped
     again; results equal the single-device ones (tested).
     """
+    if not callable(fn):
+        raise ValueError(f"`fn` must be a callable of one example, got {type(fn).__name__}.")
     leaves = jax.tree_util.tree_leaves(batched_args)
     if not leaves:
         raise ValueError("`sharded_map` needs at least one batched argument.")
+    for leaf in leaves:
+        if not hasattr(leaf, "shape") and not isinstance(leaf, (int, float, complex, bool)):
+            raise ValueError(
+                f"`batched_args` must be pytrees of arrays, got a leaf of type {type(leaf).__name__}."
+            )
     sizes = {int(jnp.shape(leaf)[0]) if jnp.ndim(leaf) else -1 for leaf in leaves}
     if len(sizes) != 1 or -1 in sizes:
         raise ValueError(
-            f"every batched argument needs the same leading batch size, got {sorted(sizes)}."
+            "every array in `batched_args` needs the same leading batch size, got "
+            f"{sorted(sizes)} (-1: a scalar)."
         )
     (n,) = sizes
     if n == 0:
-        raise ValueError("the batch is empty.")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
+        raise ValueError("`batched_args` hold an empty batch (leading size 0).")
+    if batch_size is not None:
+        batch_size = check_int_range(batch_size, "batch_size", low=1)
     mesh = check_mesh(mesh)
     k = mesh.devices.size
     padded = -(-n // k) * k

@@ -45,6 +45,19 @@ the label with radius $\sigma\,\Phi^{-1}(\underline{p_A})$ if $\underline{p_A} >
 `(ABSTAIN, 0.0)`. With probability at least $1 - \alpha$ over the noise, a returned label is
 the smoothed classifier's label at every point within the radius (Cohen et al., Thm 1).
 
+**Non-finite model outputs are an error**, not an abstention. If the model returns NaN or
+inf for any noisy copy `x + t` that enters an estimate, every function here raises (one
+`eqx.error_if` per call on a flag accumulated in the scan, so it holds under `jit` and `vmap`:
+an `EquinoxRuntimeError`, a `RuntimeError`, naming `model`). A NaN score has no sign and no
+argmax; counting it as a label (`NaN >= 0` is false, so it would be "-1") would certify a
+radius for an answer the model never gave. An abstention would hide the defect; the caller can
+always catch the error and abstain deliberately.
+
+**Inputs are validated** (naming the argument): `key` must be one JAX PRNG key; `x` a real
+floating, finite example `(d,)` (batch `(n, d)`), `d >= 1` (integer or complex inputs are
+refused, not cast); `sigma` a finite scalar `> 0` (checked with `eqx.error_if` when traced);
+`num_samples`, `n0`, `batch_size` integers `>= 1`; `alpha` a concrete number in `(0, 1)`.
+
 **ABSTAIN** is the integer `-2`: binary labels are ±1.0 and multi-class labels are `0..c-1`, so
 `-2` equals no real label of either task. Labels keep the task's dtype: binary results are
 floats (`-2.0` on abstention, which compares equal to `ABSTAIN`), multi-class results int32.
@@ -89,7 +102,15 @@ import scipy.stats
 from jax.sharding import Mesh
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._validate import check_finite, check_int_range, is_concrete
+from ._validate import (
+    as_key,
+    check_finite,
+    check_floating,
+    check_int_range,
+    check_positive,
+    check_range,
+    is_concrete,
+)
 from .sharding import check_mesh, sharded_map
 
 
@@ -113,48 +134,87 @@ ABSTAIN = -2
 
 _OUTPUTS = ("sign", "clip", "onehot")
 
+_NONFINITE = (
+    "`model` returned NaN or inf for a noisy copy of `x`: smoothing a non-finite output is an "
+    "error (see jaxbd.smoothing)."
+)
+
 
 # ----------------------------------------------------------------------------- validation
 
 
 def _check_sigma(sigma):
+    if isinstance(sigma, (str, bytes)) or sigma is None:
+        raise ValueError(f"`sigma` must be a finite number > 0, got {sigma!r}.")
+    if jnp.ndim(sigma) != 0:
+        raise ValueError(f"`sigma` must be a scalar, got shape {jnp.shape(sigma)}.")
     if is_concrete(sigma):
-        s = float(np.asarray(sigma))
-        if not math.isfinite(s) or s <= 0:
-            raise ValueError(f"`sigma` must be a finite number > 0, got {sigma!r}.")
-        return sigma
+        return check_positive(sigma, "sigma")
     sigma = jnp.asarray(sigma)
+    if not jnp.issubdtype(sigma.dtype, jnp.floating) and not jnp.issubdtype(
+        sigma.dtype, jnp.integer
+    ):
+        raise ValueError(f"`sigma` must be a real number, got dtype {sigma.dtype}.")
     return eqx.error_if(
         sigma, ~(jnp.isfinite(sigma) & (sigma > 0)), "`sigma` must be a finite number > 0."
     )
 
 
 def _check_alpha(alpha) -> float:
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"`alpha` must be a number in (0, 1), got {alpha!r}.") from None
-    if not (0.0 < a < 1.0):
-        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}.")
-    return a
+    if not is_concrete(alpha):
+        raise ValueError("`alpha` must be a concrete number in (0, 1) (it is used on the host).")
+    if isinstance(alpha, (str, bytes)) or alpha is None or jnp.ndim(alpha) != 0:
+        raise ValueError(f"`alpha` must be a number in (0, 1), got {alpha!r}.")
+    return float(check_range(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True))
+
+
+def _check_model(model):
+    if not callable(model):
+        raise ValueError(
+            f"`model` must be a callable model(x) -> score or logits, got {type(model).__name__}."
+        )
+    return model
+
+
+def _check_bound(bound) -> float:
+    if not is_concrete(bound):
+        raise ValueError("`bound` must be a concrete number.")
+    if isinstance(bound, (str, bytes)) or bound is None or jnp.ndim(bound) != 0:
+        raise ValueError(f"`bound` must be a finite number > 0, got {bound!r}.")
+    return float(check_positive(bound, "bound"))
 
 
 def _check_x(x, ndim: int) -> Array:
-    x = jnp.asarray(x)
+    x = check_floating(x, "x")
     if x.ndim != ndim:
         want = "one example of shape (d,)" if ndim == 1 else "a batch of shape (n, d)"
         raise ValueError(f"`x` must be {want}, got shape {x.shape}.")
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"`x` must have a floating dtype, got {x.dtype}.")
     if ndim == 2 and x.shape[0] < 1:
         raise ValueError("`x` holds no examples.")
+    if x.shape[-1] < 1:
+        raise ValueError(f"`x` has no features (shape {x.shape}).")
     return check_finite(x, "x")
 
 
 def _output_kind(model, x) -> tuple[str, int]:
     """('scalar', 2) or ('logits', c), from the model's output shape on one example."""
-    out = jax.eval_shape(model, x)
+    _check_model(model)
+    try:
+        out = jax.eval_shape(model, x)
+    except (ValueError, TypeError) as e:
+        if type(e).__name__ == "TypeCheckError":
+            raise
+        raise ValueError(
+            f"`model` cannot be applied to one example `x` of shape {x.shape}: {e}"
+        ) from e
     shape = getattr(out, "shape", None)
+    dtype = getattr(out, "dtype", None)
+    if (
+        shape is not None
+        and dtype is not None
+        and not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
+    ):
+        raise ValueError(f"`model` must return a real score or real logits, got dtype {dtype}.")
     if shape == ():
         return "scalar", 2
     if shape is not None and len(shape) == 1 and shape[0] >= 2:
@@ -197,21 +257,29 @@ def _draws(
     extra = (1,) * len(out.shape)
     zero = jnp.zeros((), acc_dtype)
 
-    def body(acc, c):
+    raw_extra = (1,) * len(jax.eval_shape(model, x).shape)
+
+    def body(carry, c):
+        acc, bad = carry
         idx = c * chunk + jnp.arange(chunk, dtype=jnp.int32)
         noise = jax.vmap(lambda i: jr.normal(jr.fold_in(key, i), x.shape, x.dtype))(idx)
-        vals = jax.vmap(lambda t: fn(model(x + sigma * t)))(noise).astype(acc_dtype)
+        raw = jax.vmap(lambda t: model(x + sigma * t))(noise)
+        vals = jax.vmap(fn)(raw).astype(acc_dtype)
+        # A non-finite output of a draw that enters the estimate (padding draws excluded).
+        used = (idx < total).reshape((chunk,) + raw_extra)
+        bad = bad | jnp.any(used & ~jnp.isfinite(raw))
         in_main = ((idx >= first) & (idx < total)).reshape((chunk,) + extra)
         main = jnp.sum(jnp.where(in_main, vals, zero), axis=0)
         if not first:
-            return acc + main, None
+            return (acc + main, bad), None
         in_first = (idx < first).reshape((chunk,) + extra)
         sel = jnp.sum(jnp.where(in_first, vals, zero), axis=0)
-        return acc + jnp.stack([sel, main]), None
+        return (acc + jnp.stack([sel, main]), bad), None
 
     acc0 = jnp.zeros(((2,) if first else ()) + out.shape, acc_dtype)
-    acc, _ = jax.lax.scan(body, acc0, jnp.arange(num_chunks, dtype=jnp.int32))
-    return acc
+    carry0 = (acc0, jnp.zeros((), jnp.bool_))
+    (acc, bad), _ = jax.lax.scan(body, carry0, jnp.arange(num_chunks, dtype=jnp.int32))
+    return eqx.error_if(acc, bad, _NONFINITE)
 
 
 def _label_index_fn(kind: str, num_classes: int):
@@ -262,17 +330,15 @@ def _smooth_fn(model, x, output, bound, kind, num_classes):
 
 def _smooth_setup(model, x, output, bound):
     if output == "clip":
-        if not is_concrete(bound):
-            raise ValueError("`bound` must be a concrete number.")
-        b = float(bound)
-        if not math.isfinite(b) or b <= 0:
-            raise ValueError(f"`bound` must be a finite number > 0, got {bound!r}.")
+        _check_bound(bound)
     kind, c = _output_kind(model, x)
     output = _resolve_output(kind, output)
     return _smooth_fn(model, x, output, bound, kind, c)
 
 
-def _prepare(x, sigma, ndim):
+def _prepare(key, model, x, sigma, ndim):
+    as_key(key)
+    _check_model(model)
     x = _check_x(x, ndim)
     sigma = jnp.asarray(_check_sigma(sigma), x.dtype)
     return x, sigma
@@ -308,7 +374,7 @@ def smooth(
 
     **Returns:** a scalar (scalar models) or a `(c,)` vector, in the dtype of `x`.
     """
-    x, sigma = _prepare(x, sigma, 1)
+    x, sigma = _prepare(key, model, x, sigma, 1)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _smooth_setup(model, x, output, bound)
     return _smooth_jit(
@@ -318,7 +384,7 @@ def smooth(
         sigma,
         num_samples=num_samples,
         output=output,
-        bound=float(bound),
+        bound=_check_bound(bound),
         batch_size=batch_size,
     )
 
@@ -349,7 +415,7 @@ def smooth_batch(
     `mesh` (default: [`jaxbd.sharding.batch_mesh`][] over all of `jax.devices()`) with
     [`jaxbd.sharding.sharded_map`][]; results do not depend on the mesh. Memory `O(batch_size)`
     model evaluations per device. **Returns:** `(n,)` or `(n, c)`."""
-    x, sigma = _prepare(x, sigma, 2)
+    x, sigma = _prepare(key, model, x, sigma, 2)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _smooth_setup(model, x[0], output, bound)
     return _smooth_batch_jit(
@@ -359,7 +425,7 @@ def smooth_batch(
         sigma,
         num_samples=num_samples,
         output=output,
-        bound=float(bound),
+        bound=_check_bound(bound),
         batch_size=batch_size,
         mesh=check_mesh(mesh),
     )
@@ -398,7 +464,7 @@ def class_counts(
     shape `(2,)` for a scalar-score model (index 0 = label -1, index 1 = label +1; a score of 0
     counts as +1) or `(c,)` for a logits model (argmax), summing to `num_samples`.
     """
-    x, sigma = _prepare(x, sigma, 1)
+    x, sigma = _prepare(key, model, x, sigma, 1)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _output_kind(model, x)
     return _counts_jit(key, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
@@ -491,7 +557,7 @@ def predict(
     **Returns:** a 0-d array: ±1.0 in the dtype of `x` (scalar score; `-2.0` on abstention) or
     int32 `0..c-1` (logits; `-2` on abstention). Compare with `ABSTAIN`.
     """
-    x, sigma = _prepare(x, sigma, 1)
+    x, sigma = _prepare(key, model, x, sigma, 1)
     alpha = _check_alpha(alpha)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _output_kind(model, x)
@@ -518,7 +584,7 @@ def predict_batch(
     split over the devices of `mesh` (default: all devices; see [`smooth_batch`][]).
     **Returns:** labels `(n,)` (dtype as in [`predict`][]); memory `O(batch_size)` model
     evaluations per device."""
-    x, sigma = _prepare(x, sigma, 2)
+    x, sigma = _prepare(key, model, x, sigma, 2)
     alpha = _check_alpha(alpha)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _output_kind(model, x[0])
@@ -617,7 +683,7 @@ def certify(
     **Returns:** `(label, radius)`, 0-d arrays; label as in [`predict`][], radius in the dtype
     of `x`.
     """
-    x, sigma = _prepare(x, sigma, 1)
+    x, sigma = _prepare(key, model, x, sigma, 1)
     alpha = _check_alpha(alpha)
     n0, num_samples, batch_size = _check_certify_sizes(n0, num_samples, batch_size)
     _output_kind(model, x)
@@ -645,7 +711,7 @@ def certify_batch(
     split over the devices of `mesh` (default: all devices; see [`smooth_batch`][]); the
     Clopper–Pearson bound runs as a host callback on each device's rows. **Returns:**
     `(labels (n,), radii (n,))`; memory `O(batch_size)` model evaluations per device."""
-    x, sigma = _prepare(x, sigma, 2)
+    x, sigma = _prepare(key, model, x, sigma, 2)
     alpha = _check_alpha(alpha)
     n0, num_samples, batch_size = _check_certify_sizes(n0, num_samples, batch_size)
     _output_kind(model, x[0])
@@ -683,17 +749,39 @@ def _certify_batch_jit(key, model, x, sigma, *, n0, num_samples, alpha, batch_si
 # ----------------------------------------------------------------------------- bounds
 
 
+def _host_number(value, name: str) -> float:
+    if isinstance(value, (str, bytes)) or value is None or not is_concrete(value):
+        raise ValueError(f"`{name}` must be a concrete number, got {value!r}.")
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"`{name}` must be a scalar, got shape {jnp.shape(value)}.")
+    return value
+
+
+def _check_delta(delta) -> float:
+    delta = _host_number(delta, "delta")
+    return float(check_range(delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True))
+
+
+def _check_pos(value, name: str) -> float:
+    return float(check_positive(_host_number(value, name), name))
+
+
 def hoeffding_num_samples(epsilon: float, delta: float, *, bound: float = 1.0) -> int:
     r"""Draws $k$ such that the estimate of [`smooth`][] is within `epsilon` of $\tilde h(x)$
     with probability at least `1 - delta`, for outputs in `[-bound, bound]` (GKVZ Lemma 7.4):
     $k = \lceil 2B^2\ln(2/\delta)/\varepsilon^2 \rceil$ (Hoeffding, range $2B$). For one-hot
     outputs (range 1) pass `bound=0.5`."""
-    for v, name in ((epsilon, "epsilon"), (bound, "bound")):
-        if not math.isfinite(float(v)) or float(v) <= 0:
-            raise ValueError(f"`{name}` must be a finite number > 0, got {v!r}.")
-    if not (0.0 < float(delta) < 1.0):
-        raise ValueError(f"`delta` must be in (0, 1), got {delta!r}.")
-    return math.ceil(2.0 * float(bound) ** 2 * math.log(2.0 / float(delta)) / float(epsilon) ** 2)
+    eps = _check_pos(epsilon, "epsilon")
+    b = _check_pos(bound, "bound")
+    d = _check_delta(delta)
+    den = eps**2
+    k = 2.0 * b**2 * math.log(2.0 / d) / den if den > 0 else math.inf
+    if not math.isfinite(k):
+        raise ValueError(
+            f"`epsilon`={epsilon!r} is too small relative to `bound`={bound!r}: the sample "
+            "count overflows."
+        )
+    return math.ceil(k)
 
 
 def hoeffding_error(num_samples: int, delta: float, *, bound: float = 1.0) -> float:
@@ -701,11 +789,9 @@ def hoeffding_error(num_samples: int, delta: float, *, bound: float = 1.0) -> fl
     `num_samples` $= k$ draws, outputs in `[-bound, bound]`, confidence `1 - delta`
     (GKVZ Lemma 7.4)."""
     k = check_int_range(num_samples, "num_samples", low=1)
-    if not (0.0 < float(delta) < 1.0):
-        raise ValueError(f"`delta` must be in (0, 1), got {delta!r}.")
-    if not math.isfinite(float(bound)) or float(bound) <= 0:
-        raise ValueError(f"`bound` must be a finite number > 0, got {bound!r}.")
-    return float(bound) * math.sqrt(2.0 * math.log(2.0 / float(delta)) / k)
+    d = _check_delta(delta)
+    b = _check_pos(bound, "bound")
+    return b * math.sqrt(2.0 * math.log(2.0 / d) / k)
 
 
 def lipschitz_bound(sigma: float, *, bound: float = 1.0, constant: str = "paper") -> float:
@@ -717,13 +803,10 @@ def lipschitz_bound(sigma: float, *, bound: float = 1.0, constant: str = "paper"
       $\|x - y\| \to 0$ by a half-space $h$). See the module docstring for why the paper's
       proof needs this repair while its statement holds.
     """
-    s = float(sigma)
-    if not math.isfinite(s) or s <= 0:
-        raise ValueError(f"`sigma` must be a finite number > 0, got {sigma!r}.")
-    if not math.isfinite(float(bound)) or float(bound) <= 0:
-        raise ValueError(f"`bound` must be a finite number > 0, got {bound!r}.")
+    s = _check_pos(sigma, "sigma")
+    b = _check_pos(bound, "bound")
     if constant == "paper":
-        return math.e * math.sqrt(2.0) * float(bound) / s
+        return math.e * math.sqrt(2.0) * b / s
     if constant == "tight":
-        return math.sqrt(2.0 / math.pi) * float(bound) / s
+        return math.sqrt(2.0 / math.pi) * b / s
     raise ValueError(f'`constant` must be "paper" or "tight", got {constant!r}.')

@@ -57,12 +57,13 @@ put a non-target label at the bottom of the ranking.
 
 import functools
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from ._validate import check_finite, check_int_range, is_concrete
+from ._validate import check_finite, check_floating, check_int_range, check_matrix, is_concrete
 
 
 __all__ = ["invalidating_head", "invalidating_heads", "head_margins"]
@@ -72,16 +73,45 @@ _COLLINEAR_TOL = 1e-2
 
 
 def _as_vector(v, name: str) -> Array:
-    v = jnp.asarray(v)
+    v = check_floating(v, name)
     if v.ndim != 1:
         raise ValueError(f"`{name}` must be a vector (d,), got shape {v.shape}.")
-    if not jnp.issubdtype(v.dtype, jnp.floating):
-        raise ValueError(f"`{name}` must have a floating dtype, got {v.dtype}.")
     if v.shape[0] < 1:
         raise ValueError(f"`{name}` must not be empty.")
     if not is_concrete(v):
         raise ValueError(f"`{name}` must be a concrete array (the construction is host-side).")
     return check_finite(v, name)
+
+
+def _int_labels(value, name: str, n: int, num_classes: int) -> np.ndarray:
+    """`value` (one label or `(n,)` labels) as int64 labels in `0..num_classes-1`, host-side.
+
+    Non-integral values (`0.7`), booleans and labels out of range are refused, not truncated.
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise ValueError(
+            f"`{name}` must be integer labels in 0..{num_classes - 1}, got {value!r}."
+        )
+    if not is_concrete(value):
+        raise ValueError(f"`{name}` must be a concrete array (the construction is host-side).")
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`{name}` must be integer labels: {e}") from None
+    if a.dtype == np.bool_ or a.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must hold integer labels, got dtype {a.dtype}.")
+    if a.ndim > 1 or (a.ndim == 1 and a.shape[0] != n):
+        raise ValueError(f"`{name}` must be one label or {n} labels (n,), got shape {a.shape}.")
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            shown = np.unique(a)[:10].tolist()
+            raise ValueError(f"`{name}` must hold integer labels, got {shown}.")
+    a = np.broadcast_to(a, (n,)).astype(np.int64)
+    if a.size and (a.min() < 0 or a.max() >= num_classes):
+        raise ValueError(
+            f"`{name}` must lie in 0..{num_classes - 1}, got values in [{a.min()}, {a.max()}]."
+        )
+    return a
 
 
 def invalidating_head(
@@ -165,28 +195,28 @@ def invalidating_heads(
     num_classes = check_int_range(num_classes, "num_classes")
     if num_classes < 3:
         raise ValueError(f"`num_classes` must be >= 3, got {num_classes}.")
-    z, z_prime = jnp.asarray(z), jnp.asarray(z_prime)
+    z = check_floating(z, "z")
+    z_prime = check_floating(z_prime, "z_prime")
     if z.ndim != 2 or z.shape != z_prime.shape:
         raise ValueError(
             f"`z` and `z_prime` must be matrices (n, d) of the same shape, got {z.shape}, "
             f"{z_prime.shape}."
         )
-    if z.dtype != z_prime.dtype or not jnp.issubdtype(z.dtype, jnp.floating):
+    if z.dtype != z_prime.dtype:
         raise ValueError(
             f"`z`, `z_prime` must share a floating dtype, got {z.dtype}, {z_prime.dtype}."
         )
-    z = check_finite(z, "z")
-    z_prime = check_finite(z_prime, "z_prime")
+    for v, name in ((z, "z"), (z_prime, "z_prime")):
+        if not is_concrete(v):
+            raise ValueError(f"`{name}` must be a concrete array (the construction is host-side).")
+    z = check_matrix(z, "z")
+    z_prime = check_matrix(z_prime, "z_prime")
     n = z.shape[0]
-    t = np.broadcast_to(np.asarray(target), (n,)).astype(np.int64)
-    if t.min() < 0 or t.max() >= num_classes:
-        raise ValueError(f"`target` must lie in 0..{num_classes - 1}.")
+    t = _int_labels(target, "target", n, num_classes)
     if clean_label is None:
         c = (t + 1) % num_classes
     else:
-        c = np.broadcast_to(np.asarray(clean_label), (n,)).astype(np.int64)
-        if c.min() < 0 or c.max() >= num_classes:
-            raise ValueError(f"`clean_label` must lie in 0..{num_classes - 1}.")
+        c = _int_labels(clean_label, "clean_label", n, num_classes)
         if np.any(c == t):
             raise ValueError("`clean_label` must differ from `target` in every row.")
         if np.any(~np.any(np.asarray(z) != 0, axis=1)):
@@ -239,6 +269,21 @@ def head_margins(
     `max_{j != target} (Wz')_j - (Wz')_target`. Both positive means the head keeps a strict
     label on `z` and denies `target` to `z'`.
     """
+    w = check_floating(w, "w")
+    if w.ndim != 2 or w.shape[0] < 2 or w.shape[1] < 1:
+        raise ValueError(f"`w` must be a head (num_classes, d), num_classes >= 2, got {w.shape}.")
+    w = check_finite(w, "w")
+    c, d = w.shape
+    z = check_floating(z, "z")
+    z_prime = check_floating(z_prime, "z_prime")
+    for v, name in ((z, "z"), (z_prime, "z_prime")):
+        if v.shape != (d,):
+            raise ValueError(
+                f"`{name}` must have shape ({d},) to match `w` {w.shape}, got {v.shape}."
+            )
+    z = check_finite(z, "z")
+    z_prime = check_finite(z_prime, "z_prime")
+    target = _check_target_index(target, c)
     lz = w @ jnp.asarray(z, w.dtype)
     lp = w @ jnp.asarray(z_prime, w.dtype)
     top = jnp.argmax(lz)
@@ -246,3 +291,18 @@ def head_margins(
     clean = lz[top] - jnp.max(others)
     non_target = jnp.where(jnp.arange(lp.shape[0]) == target, -jnp.inf, lp)
     return clean, jnp.max(non_target) - lp[target]
+
+
+def _check_target_index(target, num_classes: int):
+    """One integer label in `0..num_classes-1`: host check, or `eqx.error_if` when traced."""
+    what = f"`target` must be an integer label in 0..{num_classes - 1}"
+    if isinstance(target, (bool, np.bool_, str, bytes)) or target is None:
+        raise ValueError(f"{what}, got {target!r}.")
+    if isinstance(target, (int, np.integer)):
+        return check_int_range(target, "target", low=0, high=num_classes - 1)
+    t = jnp.asarray(target)
+    if t.ndim != 0 or not jnp.issubdtype(t.dtype, jnp.integer):
+        raise ValueError(f"{what} (a 0-d integer array), got dtype {t.dtype}, shape {t.shape}.")
+    if is_concrete(t):
+        return check_int_range(int(t), "target", low=0, high=num_classes - 1)
+    return eqx.error_if(t, (t < 0) | (t >= num_classes), what + ".")

@@ -66,3 +66,18 @@ def test_regime_warnings():
     bad_input(lambda: regime_warnings("cnn", dim=3), "construction")
     bad_input(lambda: regime_warnings("relu", dim=3), "needs")
     assert np.isfinite(len(regime_warnings("rff", dim=8, width=10, secret_dim=1, beta=0.01)))
+
+
+def test_probe_names_bad_scales_and_refuses_duplicated_data(getkey):
+    base = linear(3)
+    x = jr.normal(getkey(), (20, 3))
+    bad_input(lambda: probe(getkey(), base, base, x, scales=(float("nan"),)), "`scales`")
+    bad_input(lambda: probe(getkey(), base, base, x, scales=(-1.0,)), "`scales`")
+    dup = jnp.zeros((20, 3)).at[0].set(1.0)
+    bad_input(lambda: probe(getkey(), base, base, dup), "median nearest-neighbour")
+    # Only the data family: duplicated points are fine (no noise scale is needed).
+    assert probe(getkey(), base, base, dup, scales=(0.0,)).p_value == 1.0
+
+
+def test_nan_p_value_is_not_a_rejection():
+    bad_input(lambda: Detection.from_p("t", 1.0, float("nan"), 0.05, "x"), "`p_value`")

@@ -138,3 +138,10 @@ def test_bad_parameters():
     bad_input(lambda: pancakes(jr.key(0), w, support_size=6), "max_candidates")
     bad_input(lambda: lattice_attack(w, shift=0.3), "shift")
     bad_input(lambda: lattice_attack(w[:50]), "rows")
+
+
+def test_lattice_scales_checked():
+    w = jr.normal(jr.key(0), (40, 3))
+    for bad in ((-1.0,), (float("nan"),), (), (0.0,)):
+        bad_input(lambda bad=bad: lattice_attack(w, scales=bad), "`scales`")
+    bad_input(lambda: lattice_attack(w, shift=float("nan")), "`shift`")

@@ -227,3 +227,31 @@ def test_experiment_finetune_quick():
     assert res.name == "finetune" and res.tables and res.figures and len(res.claims) == 2
     assert all(c.holds in (True, False, None) for c in res.claims)
     assert res.data["steps"][0] == 0
+
+
+def test_optimizer_checked_and_divergence_refused(getkey):
+    x, y = _binary_task(getkey(), n=40)
+    model = linear(5)
+    with pytest.raises(ValueError, match="`optimizer` must be an optax.GradientTransformation"):
+        finetune(getkey(), model, x, y, optimizer="adam", steps=1)
+    with pytest.raises(ValueError, match="NaN or inf parameters.*`optimizer`"):
+        finetune(getkey(), model, x, y, optimizer=optax.sgd(float("nan")), steps=3)
+    with pytest.raises(ValueError, match="`optimizer`"):
+        finetune_with_history(
+            getkey(), model, x, y, optimizer=optax.sgd(float("nan")), steps=3, history_every=1
+        )
+    with pytest.raises(ValueError, match="single class"):
+        finetune(getkey(), model, x, jnp.ones_like(y), optimizer=optax.sgd(0.1), steps=1)
+    with pytest.raises(ValueError, match="`key`"):
+        finetune(0, model, x, y, optimizer=optax.sgd(0.1), steps=1)
+    # A user loss is trusted with its labels (anything it accepts), single class included.
+    tuned = finetune(
+        getkey(),
+        model,
+        x,
+        jnp.ones_like(y),
+        optimizer=optax.sgd(0.1),
+        steps=2,
+        loss=lambda s, t: (s - t) ** 2,
+    )
+    assert np.all(np.isfinite(np.asarray(tuned.w)))

@@ -111,3 +111,43 @@ def test_mean_std():
     assert metrics.mean_std([1.0, 3.0]) == (2.0, 1.0)
     m, s = metrics.mean_std([])
     assert np.isnan(m) and np.isnan(s)
+
+
+def test_labels_follow_the_model_task(getkey):
+    """Labels are checked against the task inferred from the model's output shape."""
+    x = jr.normal(getkey(), (12, 3))
+    m = linear(3)
+    y = metrics.predict(m, x)
+    with pytest.raises(ValueError, match="`y`"):
+        metrics.clean_accuracy(m, x, (y > 0).astype(jnp.int32))  # {0, 1} for a binary model
+    with pytest.raises(ValueError, match="`target`"):
+        metrics.attack_success_rate(m, x, x + 1.0, target=5)
+    # A two-logit model uses labels 0/1 (not ±1).
+    W = jr.normal(getkey(), (2, 3))
+    two = lambda v: W @ v  # noqa: E731
+    y2 = metrics.predict(two, x)
+    assert metrics.clean_accuracy(two, x, y2) == 1.0
+    assert metrics.clean_accuracy(two, x, 1 - y2) == 0.0
+    with pytest.raises(ValueError, match="`y`"):
+        metrics.clean_accuracy(two, x, 2 * y2 - 1)
+    # One target per row is accepted and equals the per-row comparison.
+    t = jnp.where(jnp.arange(12) % 2 == 0, 1.0, -1.0)
+    asr = metrics.attack_success_rate(m, x, x, target=t)
+    assert asr == pytest.approx(float(np.mean(np.asarray(y) == np.asarray(t))))
+
+
+def test_duplicated_points_give_zero_scale_and_evaluate_refuses_them():
+    dup = jnp.zeros((6, 2)).at[0].set(1.0)
+    assert metrics.median_nn_distance(dup) == 0.0
+    m = linear(2)
+    y = metrics.predict(m, dup)
+    with pytest.raises(ValueError, match="median nearest-neighbour distance of `x` is 0"):
+        metrics.evaluate_backdoor(jr.key(0), m, m, lambda v: v + 1.0, dup, y)
+
+
+def test_nan_scores_are_an_error():
+    with pytest.raises(ValueError, match="`model` returned NaN"):
+        metrics.predict(lambda v: jnp.nan * v[0], jnp.ones((2, 3)))
+    f = jax.jit(lambda xx: metrics.predict(lambda v: jnp.log(v[0]), xx))
+    with pytest.raises(RuntimeError, match="`model` returned NaN"):
+        jax.block_until_ready(f(-jnp.ones((2, 3))))

@@ -72,3 +72,11 @@ def test_sharded_over_four_cpu_devices_equals_single_device():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("OK")
+
+
+def test_devices_checked():
+    for bad in ("cpu", [0, 1], [jax.devices()[0]] * 2):
+        with pytest.raises(ValueError, match="`devices`"):
+            batch_mesh(bad)
+    with pytest.raises(ValueError, match="`batch_size`"):
+        sharded_map(lambda a: a, jnp.ones(3), batch_size=1.5)

@@ -376,3 +376,28 @@ def test_experiment_quick_smoke():
     assert res.name == "smoothing" and len(res.tables) == 3 and len(res.figures) == 2
     assert res.claims and all(c.holds in (True, False, None) for c in res.claims)
     assert all("skipped" not in v for v in res.data.values())
+
+
+def test_nonfinite_model_output_is_an_error_not_a_certificate():
+    """A model returning NaN (here: on half of the noisy copies) must not get a label and a
+    radius (it used to: `NaN >= 0` is false, so NaN draws counted as label -1)."""
+    x = jnp.zeros(3)
+    half_nan = lambda v: jnp.where(v[0] > 0, jnp.nan, -1.0)  # noqa: E731
+    kw = dict(sigma=1.0, n0=8, num_samples=32, alpha=0.05, batch_size=16)
+    with pytest.raises(RuntimeError, match="`model` returned NaN or inf"):
+        jax.block_until_ready(S.certify(jr.key(0), half_nan, x, **kw))
+    with pytest.raises(RuntimeError, match="`model` returned NaN or inf"):
+        jax.block_until_ready(S.certify_batch(jr.key(0), half_nan, jnp.zeros((3, 3)), **kw))
+    with pytest.raises(RuntimeError, match="`model`"):
+        jax.block_until_ready(
+            S.predict_batch(
+                jr.key(0), half_nan, jnp.zeros((2, 3)), sigma=1.0, num_samples=16, alpha=0.05
+            )
+        )
+    inf_logits = lambda v: jnp.asarray([0.0, jnp.inf, 1.0]) * v[0]  # noqa: E731
+    with pytest.raises(RuntimeError, match="`model`"):
+        jax.block_until_ready(S.smooth(jr.key(0), inf_logits, x + 1.0, sigma=1.0, num_samples=8))
+    # Padding draws (beyond num_samples, in the last chunk) are not checked: a finite model
+    # is unaffected whatever the chunking.
+    ok = S.certify(jr.key(0), linear(3), x, **kw)
+    assert np.isfinite(float(ok[1]))

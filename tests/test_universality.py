@@ -157,3 +157,20 @@ def test_experiment_universality_quick():
     assert res.name == "universality" and res.tables and res.figures and len(res.claims) == 3
     # The constructive head (Thm 3.1) must work on every input, whatever the data.
     assert res.claims[2].holds is True
+
+
+def test_batched_targets_are_not_truncated():
+    z = jnp.asarray([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    zp = -z
+    with pytest.raises(ValueError, match="`target` must hold integer labels"):
+        invalidating_heads(z, zp, [0.7, 1.2], num_classes=3)
+    # Integral floats are labels; the result equals the integer call.
+    a = invalidating_heads(z, zp, [1.0, 2.0], num_classes=3)
+    b = invalidating_heads(z, zp, np.asarray([1, 2]), num_classes=3)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # head_margins checks the (traced) target under vmap.
+    f = jax.vmap(head_margins)
+    with pytest.raises(RuntimeError, match="`target`"):
+        jax.block_until_ready(f(b, z, zp, jnp.asarray([1, 3], jnp.int32)))
+    clean, bd = f(b, z, zp, jnp.asarray([1, 2], jnp.int32))
+    assert np.all(np.asarray(bd) > 0)

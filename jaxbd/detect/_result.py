@@ -34,6 +34,12 @@ class Detection:
     found: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        try:
+            stat_nan = math.isnan(float(self.statistic))
+        except (TypeError, ValueError):
+            raise ValueError(f"`statistic` must be a number, got {self.statistic!r}.") from None
+        if stat_nan:
+            raise ValueError("`statistic` is NaN: the distinguisher's input was degenerate.")
         if not (0.0 <= self.p_value <= 1.0) or math.isnan(self.p_value):
             raise ValueError(f"`p_value` must lie in [0, 1], got {self.p_value!r}.")
         if not (0.0 < self.alpha < 1.0):
@@ -52,7 +58,11 @@ class Detection:
         found: dict[str, Any] | None = None,
     ) -> "Detection":
         """Build a result, clipping `p_value` to [0, 1] and deciding `reject` at `alpha`."""
-        p = float(min(1.0, max(0.0, float(p_value))))
+        p = float(p_value)
+        if math.isnan(p):
+            # min/max would turn NaN into 0.0, i.e. a rejection: refuse it instead.
+            raise ValueError(f"`p_value` is NaN (distinguisher {name!r}): nothing can be decided.")
+        p = float(min(1.0, max(0.0, p)))
         return cls(
             name=name,
             statistic=float(statistic),

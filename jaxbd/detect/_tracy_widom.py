@@ -19,6 +19,22 @@ __all__ = ["tracy_widom1_cdf", "tracy_widom1_sf"]
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(64)
 
 
+def _as_s(s) -> np.ndarray:
+    """`s` as a float64 array; NaN (no answer) and complex/non-numeric values are refused."""
+    if isinstance(s, (str, bytes)) or s is None:
+        raise ValueError(f"`s` must be real numbers, got {s!r}.")
+    try:
+        raw = np.asarray(s)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`s` must be real numbers: {e}") from None
+    if raw.dtype == np.bool_ or np.iscomplexobj(raw) or raw.dtype.kind not in "iuf":
+        raise ValueError(f"`s` must be real numbers, got dtype {raw.dtype}.")
+    out = raw.astype(np.float64)
+    if np.any(np.isnan(out)):
+        raise ValueError("`s` contains NaN (±inf are allowed: F1(-inf) = 0, F1(inf) = 1).")
+    return out
+
+
 def _cdf_one(s: float) -> float:
     if s < -10.0:
         return 0.0
@@ -34,8 +50,8 @@ def _cdf_one(s: float) -> float:
 
 
 def tracy_widom1_cdf(s) -> np.ndarray:
-    """$F_1(s)$, elementwise over an array of `s` (host NumPy, float64)."""
-    s = np.asarray(s, dtype=np.float64)
+    """$F_1(s)$, elementwise over an array of `s` (host NumPy, float64; NaN is refused)."""
+    s = _as_s(s)
     return np.vectorize(_cdf_one, otypes=[np.float64])(s)
 
 
@@ -57,6 +73,6 @@ def _sf_one(s: float) -> float:
 
 
 def tracy_widom1_sf(s) -> np.ndarray:
-    """$1 - F_1(s)$, accurate in the upper tail (used as the p-value)."""
-    s = np.asarray(s, dtype=np.float64)
+    """$1 - F_1(s)$, accurate in the upper tail (used as the p-value; NaN is refused)."""
+    s = _as_s(s)
     return np.vectorize(_sf_one, otypes=[np.float64])(s)

@@ -13,29 +13,35 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from jaxbd._validate import check_finite
+from jaxbd._validate import (
+    check_finite,
+    check_floating,
+    check_range,
+    is_concrete,
+)
 
 
 def check_alpha(alpha: float) -> float:
-    a = float(alpha)
-    if not (0.0 < a < 1.0) or math.isnan(a):
-        raise ValueError(f"`alpha` must lie in (0, 1), got {alpha!r}.")
-    return a
+    if isinstance(alpha, (str, bytes)) or alpha is None or not is_concrete(alpha):
+        raise ValueError(f"`alpha` must be a concrete number in (0, 1), got {alpha!r}.")
+    if np.ndim(alpha) != 0:
+        raise ValueError(f"`alpha` must be a number in (0, 1), got shape {np.shape(alpha)}.")
+    check_range(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
+    return float(alpha)
 
 
 def check_weights(w, *, min_rows: int = 2, min_cols: int = 1, name: str = "w") -> Array:
     """`w` must be a finite floating matrix `(m, d)` with `m >= min_rows`, `d >= min_cols`.
 
-    Raises `ValueError` naming `w` for the wrong rank, a non-floating dtype, too few rows (too
-    few samples for the test) or NaN/inf.
+    Raises `ValueError` naming `w` for the wrong rank, a non-floating (integer, complex) dtype,
+    too few rows (too few samples for the test), NaN/inf, or a traced `w` (the tests run on
+    the host: call them outside `jit`).
     """
-    w = jnp.asarray(w)
+    w = check_floating(w, name)
     if w.ndim != 2:
         raise ValueError(
             f"`{name}` must be a weight matrix of shape (num_units, dim), got shape {w.shape}."
         )
-    if not jnp.issubdtype(w.dtype, jnp.floating):
-        raise ValueError(f"`{name}` must have a floating dtype, got {w.dtype}.")
     if w.shape[0] < min_rows:
         raise ValueError(
             f"`{name}` has {w.shape[0]} rows (samples); this test needs at least {min_rows}."
@@ -44,7 +50,38 @@ def check_weights(w, *, min_rows: int = 2, min_cols: int = 1, name: str = "w") -
         raise ValueError(
             f"`{name}` has {w.shape[1]} columns; this test needs at least {min_cols}."
         )
+    if not is_concrete(w):
+        raise ValueError(
+            f"`{name}` must be a concrete array: the test runs on the host (call it outside jit; "
+            "the `*_statistic` functions are the jittable parts)."
+        )
     return check_finite(w, name)
+
+
+def traced_weights(w, name: str = "w", *, min_cols: int = 1) -> Array:
+    """For the jittable statistics: `w` a floating matrix (host checks of shape and dtype),
+    finite (`eqx.error_if` under `jit`/`vmap`). Returns the checked `w` (use it)."""
+    w = check_floating(w, name)
+    if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] < min_cols:
+        raise ValueError(
+            f"`{name}` must be a weight matrix of shape (num_units, dim), got shape {w.shape}."
+        )
+    return check_finite(w, name)
+
+
+def host_statistic(statistic, name: str = "statistic") -> np.ndarray:
+    """A test statistic as float64 on the host; NaN (no p-value) and complex values refused."""
+    if isinstance(statistic, (str, bytes)) or statistic is None:
+        raise ValueError(f"`{name}` must be real numbers, got {statistic!r}.")
+    if not is_concrete(statistic):
+        raise ValueError(f"`{name}` must be concrete (p-values are computed on the host).")
+    raw = np.asarray(statistic)
+    if raw.dtype == np.bool_ or np.iscomplexobj(raw) or raw.dtype.kind not in "iuf":
+        raise ValueError(f"`{name}` must be real numbers, got dtype {raw.dtype}.")
+    out = raw.astype(np.float64)
+    if np.any(np.isnan(out)):
+        raise ValueError(f"`{name}` contains NaN: no p-value exists.")
+    return out
 
 
 def periodogram(proj: Float[Array, " m"], radius: Float[Array, ""]) -> Float[Array, ""]:

@@ -22,6 +22,14 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 from scipy.stats import binomtest
 
+from jaxbd._validate import (
+    as_key,
+    check_int_range,
+    check_matrix,
+    check_positive,
+    check_range,
+    is_concrete,
+)
 from jaxbd.metrics import median_nn_distance, predict
 
 from ._result import Detection
@@ -31,18 +39,55 @@ from ._weights import check_alpha
 __all__ = ["probe", "probe_queries"]
 
 
+def _check_scales(scales) -> tuple[float, ...]:
+    """Noise sizes: finite numbers `>= 0`, no repeats (each names one query family)."""
+    if isinstance(scales, (str, bytes)) or scales is None:
+        raise ValueError(f"`scales` must be a sequence of numbers >= 0, got {scales!r}.")
+    try:
+        vals = list(scales)
+    except TypeError:
+        raise ValueError(f"`scales` must be a sequence of numbers >= 0, got {scales!r}.") from None
+    out = []
+    for i, v in enumerate(vals):
+        if not is_concrete(v):
+            raise ValueError("`scales` must hold concrete numbers.")
+        if isinstance(v, (str, bytes)) or np.ndim(v) != 0:
+            raise ValueError(f"`scales` must hold numbers >= 0, got {v!r} at index {i}.")
+        try:
+            out.append(float(check_positive(v, f"scales[{i}]", allow_zero=True)))
+        except ValueError:
+            raise ValueError(
+                f"`scales` must hold finite numbers >= 0, got {v!r} at index {i}."
+            ) from None
+    names = ["data" if s == 0 else f"noise@{s:g}" for s in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"`scales` has repeated entries: {tuple(vals)}.")
+    return tuple(out)
+
+
+def _data_scale(x) -> float:
+    r = median_nn_distance(x)
+    if r == 0.0:
+        raise ValueError(
+            "the median nearest-neighbour distance of `x` is 0 (more than half of its points "
+            "are duplicates): the noise families would all equal the data."
+        )
+    return r
+
+
 def probe_queries(
     key, x: Float[ArrayLike, "n d"], *, scales=(0.0, 0.5, 2.0), num_queries: int = 256
 ) -> dict[str, Float[Array, "q d"]]:
     """The query families: `"data"`, `"noise@<s>"` (random ℓ2 = s·median-NN), `"gaussian"`."""
-    from jaxbd._validate import check_matrix
-
+    key = as_key(key)
     x = check_matrix(x, "x")
+    if not is_concrete(x):
+        raise ValueError("`x` must be a concrete array (call probe_queries outside jit).")
     if x.shape[0] < 2:
         raise ValueError("`x` needs at least 2 points (for the nearest-neighbour scale).")
-    if num_queries < 1:
-        raise ValueError(f"`num_queries` must be >= 1, got {num_queries}.")
-    r = median_nn_distance(x)
+    scales = _check_scales(scales)
+    num_queries = check_int_range(num_queries, "num_queries", low=1)
+    r = _data_scale(x) if any(s != 0 for s in scales) else 0.0
     keys = jr.split(key, len(scales) + 2)
     idx = jr.randint(keys[0], (num_queries,), 0, x.shape[0])
     base = x[idx]
@@ -82,8 +127,14 @@ def probe(
     **Returns:** a [`Detection`][]; `found["disagreement"]` maps family -> rate.
     """
     alpha = check_alpha(alpha)
-    if not 0.0 <= baseline_rate < 1.0:
-        raise ValueError(f"`baseline_rate` must lie in [0, 1), got {baseline_rate}.")
+    for m, name in ((suspect, "suspect"), (reference, "reference")):
+        if not callable(m):
+            raise ValueError(f"`{name}` must be a callable model(x), got {type(m).__name__}.")
+    if isinstance(baseline_rate, (str, bytes)) or np.ndim(baseline_rate) != 0:
+        raise ValueError(f"`baseline_rate` must be a number in [0, 1), got {baseline_rate!r}.")
+    baseline_rate = float(
+        check_range(baseline_rate, "baseline_rate", low=0.0, high=1.0, high_open=True)
+    )
     queries = probe_queries(key, x, scales=scales, num_queries=num_queries)
     rates, pvals = {}, []
     for name, q in queries.items():

@@ -22,8 +22,16 @@ from jax.scipy.stats import norm
 from jaxtyping import Array, ArrayLike, Float
 from scipy.stats import kstwo
 
+from jaxbd._validate import as_key, check_int_range
+
 from ._result import Detection
-from ._weights import check_alpha, check_weights, unit_vectors
+from ._weights import (
+    check_alpha,
+    check_weights,
+    host_statistic,
+    traced_weights,
+    unit_vectors,
+)
 
 
 __all__ = ["gaussianity", "ks_statistics", "gaussianity_statistic", "gaussianity_p_value"]
@@ -31,6 +39,7 @@ __all__ = ["gaussianity", "ks_statistics", "gaussianity_statistic", "gaussianity
 
 def ks_statistics(x: Float[Array, "m k"]) -> Float[Array, " k"]:
     r"""Two-sided KS statistic $D_m = \sup_t |F_m(t) - \Phi(t)|$ of each column of `x`."""
+    x = traced_weights(x, "x")
     m = x.shape[0]
     xs = jnp.sort(x, axis=0)
     cdf = norm.cdf(xs)
@@ -43,13 +52,22 @@ def gaussianity_statistic(
     w: Float[Array, "m d"], projections: Float[Array, "p d"]
 ) -> Float[Array, ""]:
     """Largest KS statistic over the coordinates of `w` and the projections `w @ v` (jit/vmap)."""
+    w = traced_weights(w)
+    projections = traced_weights(projections, "projections", min_cols=0)
+    if projections.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"`projections` must have {w.shape[1]} columns (one per coordinate of `w`), got "
+            f"shape {projections.shape}."
+        )
     cols = jnp.concatenate([w, w @ projections.T.astype(w.dtype)], axis=1)
     return jnp.max(ks_statistics(cols))
 
 
 def gaussianity_p_value(statistic, num_rows: int, num_tests: int) -> np.ndarray:
     """Bonferroni global p-value $\\min(1, K\\,P(D_m \\ge \\text{statistic}))$ (host)."""
-    s = np.asarray(statistic, dtype=np.float64)
+    s = host_statistic(statistic)
+    num_rows = check_int_range(num_rows, "num_rows", low=1)
+    num_tests = check_int_range(num_tests, "num_tests", low=1)
     return np.minimum(1.0, num_tests * kstwo.sf(s, num_rows))
 
 
@@ -68,10 +86,10 @@ def gaussianity(
     **Returns:** a [`Detection`][] with statistic = the largest $D_m$; `found["flagged"]` lists
     the coordinates Holm's procedure rejects at `alpha`.
     """
+    key = as_key(key)
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=8)
-    if num_projections < 0:
-        raise ValueError(f"`num_projections` must be >= 0, got {num_projections}.")
+    num_projections = check_int_range(num_projections, "num_projections", low=0)
     m, d = w.shape
     proj = unit_vectors(key, num_projections, d, w.dtype)
     cols = jnp.concatenate([w, w @ proj.T], axis=1)

@@ -23,6 +23,8 @@ import math
 import numpy as np
 from jaxtyping import ArrayLike, Float
 
+from jaxbd._validate import check_int_range, check_positive, check_range, is_concrete
+
 from ._result import Detection
 from ._weights import as_numpy64, check_alpha, check_weights
 
@@ -39,6 +41,29 @@ def _periodogram64(proj: np.ndarray, radius: float) -> float:
     vc = max((1 + e1**4) / 2 - e1**2, 1e-300)
     vs = max((1 - e1**4) / 2, 1e-300)
     return float(proj.shape[0] * ((c - e1) ** 2 / vc + s**2 / vs))
+
+
+def _check_scales(scales) -> tuple[float, ...]:
+    """The ladder of lattice scales: a non-empty sequence of finite numbers `> 0`."""
+    if isinstance(scales, (str, bytes)) or scales is None:
+        raise ValueError(f"`scales` must be a sequence of numbers > 0, got {scales!r}.")
+    try:
+        vals = list(scales)
+    except TypeError:
+        raise ValueError(f"`scales` must be a sequence of numbers > 0, got {scales!r}.") from None
+    if not vals:
+        raise ValueError("`scales` is empty.")
+    out = []
+    for i, v in enumerate(vals):
+        if isinstance(v, (str, bytes)) or np.ndim(v) != 0 or not is_concrete(v):
+            raise ValueError(f"`scales` must hold numbers > 0, got {v!r} at index {i}.")
+        try:
+            out.append(float(check_positive(v, f"scales[{i}]", allow_zero=False)))
+        except ValueError:
+            raise ValueError(
+                f"`scales` must hold finite numbers > 0, got {v!r} at index {i}."
+            ) from None
+    return tuple(out)
 
 
 def _lll_first(basis: np.ndarray) -> np.ndarray:
@@ -73,13 +98,17 @@ def lattice_attack(
     $\\mathbb Z + $ `shift` on the held-out rows.
     """
     alpha = check_alpha(alpha)
+    if isinstance(shift, (str, bytes)) or np.ndim(shift) != 0 or not is_concrete(shift):
+        raise ValueError(f"`shift` must be a number (a multiple of 1/2), got {shift!r}.")
+    shift = float(check_range(shift, "shift"))
+    scales = _check_scales(scales)
     mult = 2.0 * float(shift)
     if abs(mult - round(mult)) > 1e-12:
         raise ValueError(f"`shift` must be a multiple of 1/2, got {shift}.")
     mult = 1 if round(mult) % 2 == 0 else 2
     w = check_weights(w, min_rows=2)
     m, d = w.shape
-    n = 2 * d + 2 if num_samples is None else int(num_samples)
+    n = 2 * d + 2 if num_samples is None else check_int_range(num_samples, "num_samples", low=1)
     if n < d + 1:
         raise ValueError(f"`num_samples` must be >= dim + 1 = {d + 1}, got {n}.")
     if m < n + 16:
@@ -87,8 +116,6 @@ def lattice_attack(
             f"`w` has {m} rows; the lattice attack needs num_samples + 16 = {n + 16} "
             "(lattice rows plus held-out rows)."
         )
-    if not scales:
-        raise ValueError("`scales` is empty.")
     g = as_numpy64(w)
     lat, held = g[:n], g[n:]
     u, _, _ = np.linalg.svd(lat, full_matrices=True)

@@ -27,8 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
+from jaxbd._validate import as_key, check_int_range, check_positive, is_concrete
+
 from ._result import Detection
-from ._weights import check_alpha, check_weights, periodogram, unit_vectors
+from ._weights import check_alpha, check_weights, periodogram, traced_weights, unit_vectors
 
 
 __all__ = ["pancakes", "pancake_statistics", "candidate_directions", "all_supports"]
@@ -36,12 +38,18 @@ __all__ = ["pancakes", "pancake_statistics", "candidate_directions", "all_suppor
 
 def all_supports(dim: int, size: int) -> np.ndarray:
     """Every `size`-subset of `range(dim)`, as an int array `(C(dim, size), size)`."""
+    dim = check_int_range(dim, "dim", low=1)
+    size = check_int_range(size, "size", low=1, high=dim)
     return np.asarray(list(itertools.combinations(range(dim), size)), dtype=np.int32).reshape(
         -1, size
     )
 
 
 def default_num_directions(size: int, gamma: float, spacing: float = 0.3) -> int:
+    """Candidate directions covering the sphere of radius `gamma` in `R^size` at `spacing`."""
+    size = check_int_range(size, "size", low=1)
+    gamma = _number(gamma, "gamma")
+    spacing = _number(spacing, "spacing")
     if size == 1:
         return 1
     if size == 2:
@@ -50,8 +58,20 @@ def default_num_directions(size: int, gamma: float, spacing: float = 0.3) -> int
     return int(math.ceil(2.0 * area / spacing ** (size - 1)))
 
 
+def _number(value, name: str) -> float:
+    """A concrete finite number `> 0`."""
+    if isinstance(value, (str, bytes)) or value is None or not is_concrete(value):
+        raise ValueError(f"`{name}` must be a concrete number > 0, got {value!r}.")
+    if np.ndim(value) != 0:
+        raise ValueError(f"`{name}` must be a number > 0, got shape {np.shape(value)}.")
+    return float(check_positive(value, name))
+
+
 def candidate_directions(key, size: int, num: int, dtype=jnp.float32) -> Float[Array, "n k"]:
     """Unit directions in `R^size`: `[1]`, a half circle, or uniform random points."""
+    key = as_key(key)
+    size = check_int_range(size, "size", low=1)
+    num = check_int_range(num, "num", low=1)
     if size == 1:
         return jnp.ones((1, 1), dtype)
     if size == 2:
@@ -72,6 +92,21 @@ def pancake_statistics(
 
     Directions are processed in chunks of `chunk` (memory `m * chunk` per support).
     """
+    w = traced_weights(w)
+    directions = traced_weights(directions, "directions")
+    supports = jnp.asarray(supports)
+    if supports.ndim != 2 or not jnp.issubdtype(supports.dtype, jnp.integer):
+        raise ValueError(
+            f"`supports` must be an integer array (num_supports, k), got {supports.dtype} of "
+            f"shape {supports.shape}."
+        )
+    if supports.shape[1] != directions.shape[1]:
+        raise ValueError(
+            f"`supports` has {supports.shape[1]} coordinates per support but `directions` has "
+            f"{directions.shape[1]}."
+        )
+    batch_size = check_int_range(batch_size, "batch_size", low=1)
+    chunk = check_int_range(chunk, "chunk", low=1)
     g = jnp.asarray(gamma, w.dtype)
     n = directions.shape[0]
     c = min(chunk, n)
@@ -116,16 +151,24 @@ def pancakes(
     **Returns:** a [`Detection`][]; `found` holds the best `support`, the best candidate
     `omega` (in `R^d`) and its `|phi|`.
     """
+    key = as_key(key)
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=8)
     m, d = w.shape
-    if not isinstance(support_size, (int, np.integer)) or not 1 <= support_size <= d:
+    if (
+        isinstance(support_size, (bool, np.bool_))
+        or not isinstance(support_size, (int, np.integer))
+        or not 1 <= support_size <= d
+    ):
         raise ValueError(f"`support_size` must be an integer in [1, {d}], got {support_size!r}.")
     k = int(support_size)
-    gamma = 2.0 * math.sqrt(k) if gamma is None else float(gamma)
-    if not gamma > 0:
-        raise ValueError(f"`gamma` must be > 0, got {gamma}.")
-    n_dir = default_num_directions(k, gamma) if num_directions is None else int(num_directions)
+    gamma = 2.0 * math.sqrt(k) if gamma is None else _number(gamma, "gamma")
+    max_candidates = check_int_range(max_candidates, "max_candidates", low=1)
+    n_dir = (
+        default_num_directions(k, gamma)
+        if num_directions is None
+        else check_int_range(num_directions, "num_directions", low=1)
+    )
     supports = all_supports(d, k)
     total = supports.shape[0] * n_dir
     if total > max_candidates:

@@ -23,6 +23,8 @@ measurements of the `detection` experiment (seeds 0.., 5 % false-positive rate):
 
 import math
 
+import numpy as np
+
 from .pancakes import all_supports, default_num_directions
 
 
@@ -100,15 +102,40 @@ def regime_warnings(construction: str, **params) -> list[str]:
         "relu": ("dim", "width", "sparsity", "theta"),
         "rff": ("dim", "width", "secret_dim", "beta"),
     }
-    if construction not in need:
+    optional = {"relu": (), "rff": ("gamma",)}
+    if not isinstance(construction, str) or construction not in need:
         raise ValueError(f"`construction` must be 'relu' or 'rff', got {construction!r}.")
     missing = [p for p in need[construction] if p not in params]
     if missing:
         raise ValueError(f"regime_warnings({construction!r}) needs {missing}.")
-    for p in need[construction]:
-        v = params[p]
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+    unknown = sorted(set(params) - set(need[construction]) - set(optional[construction]))
+    if unknown:
+        names = ", ".join(f"`{u}`" for u in unknown)
+        raise ValueError(
+            f"{names}: not a parameter of regime_warnings({construction!r}) (expected "
+            f"{list(need[construction] + optional[construction])})."
+        )
+    counts = {"dim", "width", "sparsity", "secret_dim"}
+    checked = {}
+    for p, v in params.items():
+        if p == "gamma" and v is None:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(
+            v, (int, float, np.integer, np.floating)
+        ):
             raise ValueError(f"`{p}` must be a finite number >= 0, got {v!r}.")
+        if not math.isfinite(v) or v < 0:
+            raise ValueError(f"`{p}` must be a finite number >= 0, got {v!r}.")
+        if p in counts:
+            if v < 1 or v != round(v):
+                raise ValueError(f"`{p}` must be a positive integer, got {v!r}.")
+            v = int(v)
+        elif p == "gamma" and v <= 0:
+            raise ValueError(f"`gamma` must be a finite number > 0, got {v!r}.")
+        else:
+            v = float(v) if not isinstance(v, int) else v
+        checked[p] = v
+    params = checked
     if construction == "relu":
         return _relu(**params)
     return _rff(**params)

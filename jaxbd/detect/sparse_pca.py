@@ -28,8 +28,10 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 from scipy.stats import chi2
 
+from jaxbd._validate import as_key, check_int_range, check_positive, is_concrete
+
 from ._result import Detection
-from ._weights import check_alpha, check_weights
+from ._weights import check_alpha, check_weights, host_statistic, traced_weights
 
 
 __all__ = [
@@ -44,12 +46,16 @@ __all__ = [
 
 def diagonal_statistic(w: Float[Array, "m d"]) -> Float[Array, ""]:
     r"""$\max_j \sum_i W_{ij}^2$ (jit/vmap-able)."""
+    w = traced_weights(w)
     return jnp.max(jnp.sum(w * w, axis=0))
 
 
 def diagonal_p_value(statistic, num_rows: int, dim: int) -> np.ndarray:
     """Bonferroni p-value $\\min(1, d\\,P(\\chi^2_m \\ge \\text{statistic}))$ (host)."""
-    return np.minimum(1.0, dim * chi2.sf(np.asarray(statistic, np.float64), num_rows))
+    s = host_statistic(statistic)
+    num_rows = check_int_range(num_rows, "num_rows", low=1)
+    dim = check_int_range(dim, "dim", low=1)
+    return np.minimum(1.0, dim * chi2.sf(s, num_rows))
 
 
 def diagonal_thresholding(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) -> Detection:
@@ -73,6 +79,16 @@ def diagonal_thresholding(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) ->
     )
 
 
+def _check_tau(tau):
+    """The soft threshold: a concrete finite number `>= 0` (a static argument)."""
+    if isinstance(tau, (str, bytes)) or tau is None or not is_concrete(tau):
+        raise ValueError(f"`tau` must be a concrete number >= 0, got {tau!r}.")
+    if np.ndim(tau) != 0:
+        raise ValueError(f"`tau` must be a number >= 0, got shape {np.shape(tau)}.")
+    check_positive(tau, "tau", allow_zero=True)
+    return tau
+
+
 def _soft(x, t):
     return jnp.sign(x) * jnp.maximum(jnp.abs(x) - t, 0)
 
@@ -87,6 +103,8 @@ def _thresholded(w, tau):
 
 def covariance_statistic(w: Float[Array, "m d"], tau: float = 2.0) -> Float[Array, ""]:
     r"""Top eigenvalue of the soft-thresholded $\sqrt m(\hat\Sigma - I)$ (jit/vmap-able)."""
+    w = traced_weights(w)
+    tau = _check_tau(tau)
     return jnp.linalg.eigvalsh(_thresholded(w, tau))[-1]
 
 
@@ -102,6 +120,13 @@ def covariance_null(
     key, num_rows: int, dim: int, *, tau: float = 2.0, num_null: int = 199, dtype=jnp.float32
 ) -> np.ndarray:
     """`num_null` draws of [`covariance_statistic`][] under the null (sorted, host)."""
+    key = as_key(key)
+    num_rows = check_int_range(num_rows, "num_rows", low=1)
+    dim = check_int_range(dim, "dim", low=1)
+    tau = _check_tau(tau)
+    num_null = check_int_range(num_null, "num_null", low=1)
+    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
+        raise ValueError(f"`dtype` must be a floating dtype, got {dtype}.")
     draws = _null_draws(
         key, (int(num_rows), int(dim)), float(tau), int(num_null), jnp.dtype(dtype)
     )
@@ -129,11 +154,16 @@ def covariance_thresholding(
 
     **Returns:** a [`Detection`][]; `found` holds `direction` and `support`.
     """
+    key = as_key(key)
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=2, min_cols=2)
-    if num_null < 1 or alpha < 1.0 / (1 + num_null):
+    tau = _check_tau(tau)
+    num_null = check_int_range(num_null, "num_null", low=1)
+    if alpha < 1.0 / (1 + num_null):
         raise ValueError(f"`num_null`={num_null} is too small for `alpha`={alpha}.")
     m, d = w.shape
+    if sparsity is not None:
+        sparsity = check_int_range(sparsity, "sparsity", low=1, high=d)
     mat = np.asarray(_thresholded(w, tau), dtype=np.float64)
     evals, evecs = np.linalg.eigh(mat)
     stat = float(evals[-1])

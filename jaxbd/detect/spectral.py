@@ -17,9 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from jaxbd._validate import check_int_range
+
 from ._result import Detection
 from ._tracy_widom import tracy_widom1_sf
-from ._weights import check_alpha, check_weights
+from ._weights import check_alpha, check_weights, host_statistic, traced_weights
 
 
 __all__ = ["spectral", "spectral_statistic", "spectral_p_value", "bbp_threshold"]
@@ -27,6 +29,8 @@ __all__ = ["spectral", "spectral_statistic", "spectral_p_value", "bbp_threshold"
 
 def bbp_threshold(num_units: int, dim: int) -> float:
     r"""The BBP spike strength $\sqrt{d/m}$ above which an outlier eigenvalue appears."""
+    num_units = check_int_range(num_units, "num_units", low=1)
+    dim = check_int_range(dim, "dim", low=1)
     return math.sqrt(dim / num_units)
 
 
@@ -37,7 +41,10 @@ def _johnstone(m: int, d: int) -> tuple[float, float]:
 
 def spectral_statistic(w: Float[Array, "m d"]) -> Float[Array, ""]:
     r"""$(\ell_1(W^\top W) - \mu_{md}) / \sigma_{md}$ (Johnstone 2001); jit/vmap-able."""
+    w = traced_weights(w)
     m, d = w.shape
+    if m < 2:
+        raise ValueError(f"`w` has {m} rows (samples); the spectral statistic needs at least 2.")
     mu, sigma = _johnstone(m, d)
     top = jnp.linalg.eigvalsh(w.T @ w)[-1]
     return (top - jnp.asarray(mu, w.dtype)) / jnp.asarray(sigma, w.dtype)
@@ -45,7 +52,7 @@ def spectral_statistic(w: Float[Array, "m d"]) -> Float[Array, ""]:
 
 def spectral_p_value(statistic) -> np.ndarray:
     """Upper-tail Tracy–Widom $1 - F_1(\\text{statistic})$ (host, vectorised)."""
-    return tracy_widom1_sf(np.asarray(statistic, dtype=np.float64))
+    return tracy_widom1_sf(host_statistic(statistic))
 
 
 def spectral(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) -> Detection:
