@@ -11,12 +11,12 @@ import inspect
 import pytest
 
 
-ROW_MODULES = ("features", "blackbox", "defences", "cli")
+ROW_MODULES = ("features", "blackbox", "defences", "cli", "files")
 CHECKED_MODULES = (
     "jaxbd.datasets", "jaxbd.clwe", "jaxbd.rff", "jaxbd.relu", "jaxbd.checksum",
     "jaxbd.signature", "jaxbd.persistent", "jaxbd.memorizing", "jaxbd.finetune",
     "jaxbd.universality", "jaxbd.smoothing", "jaxbd.metrics", "jaxbd.detect", "jaxbd.sharding",
-    "jaxbd.io",
+    "jaxbd.io", "jaxbd.keys", "jaxbd.constructions", "jaxbd.linear",
 )  # fmt: skip
 
 
