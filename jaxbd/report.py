@@ -1,15 +1,16 @@
 """Experiment results -> `REPORT.md`, `results.json` and PNG plots."""
 
 import dataclasses
+import io as _bytes_io
 import json
 import math
 import os
 import platform
-import tempfile
 
 import numpy as np
 
 from .experiments import ExperimentResult
+from .io import write_atomic
 
 
 __all__ = ["write_report", "to_json", "format_cell"]
@@ -120,36 +121,23 @@ def _markdown(results: list[ExperimentResult], quick: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: str, text: str) -> None:
-    d = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_report(results: list[ExperimentResult], out_dir: str, *, quick: bool = False) -> dict:
     """Write `REPORT.md`, `results.json` and one PNG per figure into `out_dir`.
 
-    Files are written atomically (temporary file + rename), so an interrupted run never leaves a
-    half-written report over a previous one. Returns the paths written.
+    Every file is rendered in memory and written with `jaxbd.io.write_atomic`, so an
+    interrupted run never leaves a half-written report (or a temporary file) over a previous
+    one. Returns the paths written.
     """
     os.makedirs(out_dir, exist_ok=True)
     paths = {"figures": []}
     for r in results:
         for f in r.figures:
-            path = os.path.join(out_dir, f.filename)
-            tmp = os.path.join(out_dir, f".tmp-{f.filename}")
-            f.figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-            os.replace(tmp, path)
+            buf = _bytes_io.BytesIO()
+            f.figure.savefig(buf, dpi=110, bbox_inches="tight", format="png")
+            path = write_atomic(os.path.join(out_dir, f.filename), buf.getvalue())
             paths["figures"].append(path)
-    paths["json"] = os.path.join(out_dir, "results.json")
-    _atomic_write(paths["json"], json.dumps(to_json(results), indent=2) + "\n")
-    paths["markdown"] = os.path.join(out_dir, "REPORT.md")
-    _atomic_write(paths["markdown"], _markdown(results, quick))
+    text = json.dumps(to_json(results), indent=2) + "\n"
+    paths["json"] = write_atomic(os.path.join(out_dir, "results.json"), text.encode())
+    md = _markdown(results, quick).encode()
+    paths["markdown"] = write_atomic(os.path.join(out_dir, "REPORT.md"), md)
     return paths

@@ -83,7 +83,6 @@ import functools
 import math
 import os
 import struct
-import tempfile
 
 import equinox as eqx
 import jax
@@ -95,7 +94,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jaxtyping import Array, Float
 
 from ._validate import check_example, check_int_range, check_positive, is_concrete
-from .io import register_secret
+from .io import register_secret, write_atomic
 
 
 __all__ = [
@@ -638,26 +637,11 @@ def save_signing_key(
     pem = signing_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc
     )
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".jaxbd-key-")  # created with mode 0o600
+    try:  # anonymous temp file created 0600, fsync, rename: a kill leaves no copy behind
+        write_atomic(path, pem, mode=0o600)
     except OSError as e:
         msg = f"cannot write the signing key to `path` {path!r}: {e.strerror}"
         raise type(e)(e.errno, msg) from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            msg = f"cannot write the signing key to `path` {path!r}: {e.strerror}"
-            raise type(e)(e.errno, msg) from e
-        raise
 
 
 def _check_password(password) -> None:
