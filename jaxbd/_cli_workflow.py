@@ -806,9 +806,10 @@ def _options(args, c: Construction, header: dict, key_flag: str = "--key") -> di
             f"{key_flag} is a {c.name} key."
         )
     if target is not None and not c.targeted:
-        why = {"flip": "flips the label", "one-way": f"always pushes to {c.cls.fixed_target:+g}"}.get(
-            c.cls.kind, "fixes its target in the key"
-        )
+        why = {
+            "flip": "flips the label",
+            "one-way": f"always pushes to {c.cls.fixed_target:+g}",
+        }.get(c.cls.kind, "fixes its target in the key")
         raise UsageError(f"--target: the {c.name} backdoor {why}; it takes no --target.")
     opts = {"strength": strength, "target": None, "input_dim": hyper.get("input_dim")}
     if opts["strength"] is None:

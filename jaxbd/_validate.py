@@ -45,8 +45,15 @@ def check_positive(value, name: str, *, allow_zero: bool = False):
     return value
 
 
-def check_range(value, name: str, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False):
+def check_range(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+):
     """`value` (a number, host or traced) must be finite and within the stated interval.
 
     Returns `value` (under a trace, the checked value: use it).
@@ -217,9 +224,7 @@ def check_labels(
     else:
         c = max(vals) + 1
         if c < 3:
-            raise ValueError(
-                f"`{name}` looks binary ({shown}) but binary labels must be -1/+1."
-            )
+            raise ValueError(f"`{name}` looks binary ({shown}) but binary labels must be -1/+1.")
         if training and len(vals) != c:  # (values are distinct ints in 0..c-1: count them)
             missing = [k for k in range(min(c, 10**6)) if k not in vals][:10]
             raise ValueError(

@@ -179,9 +179,7 @@ class ChecksumKey(AbstractBackdoorKey):
         n = check_int_range(self.num_blocks, "num_blocks", low=1, high=d - 1)
         o = check_int_range(self.out_index, "out_index", low=0, high=d - 1)
         if self.v.shape != (n,):
-            raise ValueError(
-                f"`v` must have shape (num_blocks,) = ({n},), got {self.v.shape}."
-            )
+            raise ValueError(f"`v` must have shape (num_blocks,) = ({n},), got {self.v.shape}.")
         v, block_of = _concrete(self.v), _concrete(self.block_of)
         if v is not None and not np.all((v == 0) | (v == 1)):
             raise ValueError("`v` must hold bits 0/1.")
@@ -227,7 +225,11 @@ class ChecksumBackdooredModel(eqx.Module):
             raise ValueError(
                 "`layers` must be the four ThresholdLayers of GKVZ Figure 1 (signs, counts, "
                 "parities, AND), got "
-                + (f"{len(layers)} layers." if isinstance(layers, tuple) else type(layers).__name__)
+                + (
+                    f"{len(layers)} layers."
+                    if isinstance(layers, tuple)
+                    else type(layers).__name__
+                )
             )
         size = d
         for i, layer in enumerate(layers):

@@ -307,7 +307,9 @@ def from_arrays(
         x_tr, y_tr = x, yi
         x_te, y_te = select(x_test, y_test)
         if x_te.shape[0] == 0:
-            raise ValueError(f"`y_test` holds none of the classes {classes}: the test part is empty.")
+            raise ValueError(
+                f"`y_test` holds none of the classes {classes}: the test part is empty."
+            )
 
     mean = scale = None
     if normalize in ("standardize", "unit_norm"):
@@ -386,7 +388,9 @@ def _check_labels_vector(y: np.ndarray, x: np.ndarray, name: str) -> None:
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"`{name}` has {y.shape[0]} labels but there are {x.shape[0]} examples.")
     if np.iscomplexobj(y):
-        raise ValueError(f"`{name}` must hold integer or string class labels, got dtype {y.dtype}.")
+        raise ValueError(
+            f"`{name}` must hold integer or string class labels, got dtype {y.dtype}."
+        )
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)):
             raise ValueError(f"`{name}` contains NaN or inf values.")

@@ -189,9 +189,7 @@ def make_persistent(
                 f"output {out!r}."
             )
         if not jnp.issubdtype(out.dtype, jnp.floating):
-            raise ValueError(
-                f"`model` must return a real floating score, got dtype {out.dtype}."
-            )
+            raise ValueError(f"`model` must return a real floating score, got dtype {out.dtype}.")
     reps = (model,) + tuple(_copy_arrays(model) for _ in range(k - 1))
     return PersistentModel(reps, jnp.ones((k,), dtype), jnp.asarray(k / 2, dtype))
 

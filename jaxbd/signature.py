@@ -335,9 +335,7 @@ class SignatureBackdooredModel(eqx.Module):
         if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
             raise ValueError("`public_key` must be the 32 raw bytes of an Ed25519 public key.")
         t = self.target_outputs
-        if not isinstance(t, (np.ndarray, jax.Array)) or not jnp.issubdtype(
-            t.dtype, jnp.floating
-        ):
+        if not isinstance(t, (np.ndarray, jax.Array)) or not jnp.issubdtype(t.dtype, jnp.floating):
             raise ValueError("`target_outputs` must be a real floating array.")
         want = (2,) if enc.binary else (enc.num_labels, enc.num_labels)
         if t.shape != want:

@@ -47,7 +47,9 @@ def check_row(row: Row) -> None:
     except BaseException as e:  # noqa: BLE001
         if type(e).__name__ == "TypeCheckError":  # the jaxtyping hook, when on, is also clear
             return
-        raise AssertionError(f"{row.id}: expected {row.raises}, got {type(e).__name__}: {e}") from e
+        raise AssertionError(
+            f"{row.id}: expected {row.raises}, got {type(e).__name__}: {e}"
+        ) from e
     else:
         raise AssertionError(f"{row.id}: no error raised (silent)")
 

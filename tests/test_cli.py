@@ -139,7 +139,7 @@ def test_memorizing_workflow_in_process(tmp_path, capsys):
     rc = cli.main(["plant", "memorizing", "--data", str(data), "--out", str(out),
                    "--num-candidates", "64", "--eps", "1e-3"])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
-    assert not (out / "wrong.key").exists()
+    assert (out / "wrong.key").exists()  # a trigger point that was never planted (control)
     res = wf.evaluate(
         cli_args(["evaluate", "--model", str(out / "backdoored.jaxbd"),
                   "--honest", str(out / "honest.jaxbd"), "--key", str(out / "backdoor.key")])

@@ -206,14 +206,17 @@ def test_smoothing_batches_over_four_cpu_devices_equal_single_device():
     assert _run_on_four_devices(_SMOOTHING).startswith("OK")
 
 
+@pytest.mark.slow  # ~30 s of compilation each: run by .ci/run's slow step
 def test_rff_experiment_fits_over_four_cpu_devices_equal_single_device():
     assert _run_on_four_devices(_RFF).startswith("OK")
 
 
+@pytest.mark.slow  # ~30 s of compilation each: run by .ci/run's slow step
 def test_relu_experiment_fits_over_four_cpu_devices_equal_single_device():
     assert _run_on_four_devices(_RELU).startswith("OK")
 
 
+@pytest.mark.slow  # ~30 s of compilation each: run by .ci/run's slow step
 def test_finetune_experiment_seeds_over_four_cpu_devices_equal_single_device():
     assert _run_on_four_devices(_FINETUNE).startswith("OK")
 
