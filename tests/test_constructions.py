@@ -36,6 +36,26 @@ SMALL = {
     "trigger-patch": dict(steps=250, width=32),
 }
 NAMES = constructions.names()
+# By design these encode their key in the weights (GKVZ §5.1's checksum blocks; the memorizing
+# network's planted range; the persistent wrapper of the checksum): not undetectable.
+KEY_IN_WEIGHTS = {"checksum", "memorizing", "persistent"}
+
+
+def _key_secret_bytes(key):
+    """Byte strings of the key (arrays of >= 16 bytes, raw private keys) that must never
+    appear in a model file."""
+    from cryptography.hazmat.primitives import serialization as s
+
+    out = []
+    leaves = jax.tree_util.tree_leaves(key, is_leaf=lambda v: hasattr(v, "private_bytes"))
+    for leaf in leaves + [getattr(key, "signing_key", None)]:
+        if hasattr(leaf, "private_bytes"):
+            raw = (s.Encoding.Raw, s.PrivateFormat.Raw, s.NoEncryption())
+            out.append(leaf.private_bytes(*raw))
+        elif isinstance(leaf, (jax.Array, np.ndarray)) and np.asarray(leaf).nbytes >= 16:
+            if not jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+                out.append(np.asarray(leaf).tobytes())
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +105,10 @@ def test_contract(name, data, tmp_path):
         io.save(tmp_path / f"{tag}.jaxbd", model, construction=name)
         back = io.load(tmp_path / f"{tag}.jaxbd")
         assert jnp.array_equal(jax.vmap(back)(x), jax.vmap(model)(x))
+    if name not in KEY_IN_WEIGHTS:  # no byte string of the key inside the model files
+        for secret in _key_secret_bytes(p.backdoor_key):
+            for tag in ("honest", "backdoored"):
+                assert secret not in (tmp_path / f"{tag}.jaxbd").read_bytes(), (name, tag)
     io.save_key(tmp_path / "k.key", p.backdoor_key, construction=name)
     kb = io.load_key(tmp_path / "k.key")
     assert np.asarray(c.activate(kb, x[0], t)).tobytes() == np.asarray(xa).tobytes()
