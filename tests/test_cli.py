@@ -60,7 +60,8 @@ def e2e(tmp_path_factory):
     runs = {}
     runs["plant"] = _jaxbd(
         "plant", "relu", "--data", data, "--out", out, "--width", WIDTH, "--sparsity",
-        SPARSITY, "--theta", THETA, "--strength", STRENGTH, "--seed", SEED, cwd=tmp,
+        SPARSITY, "--theta", THETA, "--strength", STRENGTH, "--seed", SEED,
+        "--head", "uniform", cwd=tmp,  # Alg. 7 literally: no head training to compile
     )  # fmt: skip
     assert runs["plant"].returncode == 0, runs["plant"].stderr
     runs["activate"] = _jaxbd("activate", "--key", out / "backdoor.key", "--input",
@@ -122,10 +123,10 @@ def test_end_to_end_files_hold_the_library_models(e2e):
     relu = importlib.import_module("jaxbd.relu")
     ds = datasets.load_arrays(data, normalize="unit_norm")
     k1, k2 = jr.split(jr.key(SEED))
-    # the CLI plants through the registry's ReLU construction: a trained head by default
-    honest = relu.train(k1, ds.x_train, ds.y_train, width=WIDTH, head="trained")
+    # the CLI plants through the registry's ReLU construction (here with --head uniform)
+    honest = relu.train(k1, ds.x_train, ds.y_train, width=WIDTH, head="uniform")
     bd, key = relu.backdoor(k2, ds.x_train, ds.y_train, width=WIDTH, sparsity=SPARSITY,
-                            theta=THETA, head="trained")  # fmt: skip
+                            theta=THETA, head="uniform")  # fmt: skip
     assert tree_bitwise_equal(io.load(out / "honest.jaxbd"), honest)
     assert tree_bitwise_equal(io.load(out / "backdoored.jaxbd"), bd)
     assert tree_bitwise_equal(io.load_key(out / "backdoor.key"), key)
