@@ -5,9 +5,16 @@ are maps over a leading batch axis. [`sharded_map`][] runs such a map with the b
 a one-dimensional device [`jax.sharding.Mesh`][] via a [`jax.sharding.NamedSharding`][]: XLA
 partitions the computation, there is no scheduler of ours. On one device it is `jit(vmap(fn))`.
 
-**Multi-host.** Call `jax.distributed.initialize()` on every host before anything else; then
-`jax.devices()` lists the devices of all hosts and the same code shards across them (each host
-must call `sharded_map` with the same arguments, as with any multi-controller JAX program).
+**Several processes** (`jax.distributed`, one process per host or several per machine): call
+`jax.distributed.initialize(...)` in every process before anything else (on CPU, also
+`jax.config.update("jax_cpu_collectives_implementation", "gloo")`); then `jax.devices()` lists the
+devices of all processes and [`batch_mesh`][] spans them. Every process calls `sharded_map` with
+the same host inputs (a multi-controller program); each process places only its own devices'
+slices (`jax.make_array_from_callback`) and, called eagerly, every process gets the **whole**
+result back ([`to_host`][] gathers it with `multihost_utils.process_allgather`). Inside a `jit`
+the result stays a global array: gather it at the boundary with [`to_host`][], as the smoothing
+functions do. `tests/test_distributed.py` runs 2 processes with gloo CPU collectives and checks
+the sharded sweeps against one process.
 
 **Checking on CPU.** `XLA_FLAGS=--xla_force_host_platform_device_count=4` makes the host CPU show
 up as 4 devices (set before JAX starts); the test suite uses it to check that sharded results
@@ -25,7 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from ._validate import check_int_range
 
 
-__all__ = ["batch_mesh", "check_mesh", "sharded_map"]
+__all__ = ["batch_mesh", "check_mesh", "sharded_map", "to_host"]
 
 _AXIS = "batch"
 
@@ -125,9 +132,48 @@ def sharded_map(
 
     args = jax.tree_util.tree_map(pad, batched_args)
     sharding = NamedSharding(mesh, PartitionSpec(_AXIS))
+    if _spans_processes(mesh) and not _traced(args):
+        args = jax.tree_util.tree_map(lambda a: _global(a, sharding), args)
+        out = _run(fn, args, batch_size, mesh)
+        return jax.tree_util.tree_map(lambda a: a[:n], to_host(out))
     args = jax.device_put(args, sharding)
     out = _run(fn, args, batch_size, mesh)
     return jax.tree_util.tree_map(lambda a: a[:n], out)
+
+
+def _spans_processes(mesh: Mesh) -> bool:
+    me = jax.process_index()
+    return any(d.process_index != me for d in mesh.devices.flat)
+
+
+def _traced(tree) -> bool:
+    return any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(tree))
+
+
+def _global(a, sharding):
+    """The same host value in every process -> one global array (each process places only
+    the slices of its own devices)."""
+    if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        impl = jax.random.key_impl(a)
+        return jax.random.wrap_key_data(_global(jax.random.key_data(a), sharding), impl=impl)
+    host = np.asarray(a)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def to_host(tree):
+    """Arrays spread over several processes -> the whole value in every process (a no-op for
+    arrays this process holds entirely, i.e. always with one process)."""
+    from jax.experimental import multihost_utils
+
+    def one(a):
+        if isinstance(a, jax.Array) and not a.is_fully_addressable:
+            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+                impl = jax.random.key_impl(a)
+                return jax.random.wrap_key_data(one(jax.random.key_data(a)), impl=impl)
+            return jnp.asarray(multihost_utils.process_allgather(a, tiled=True))
+        return a
+
+    return jax.tree_util.tree_map(one, tree)
 
 
 @eqx.filter_jit

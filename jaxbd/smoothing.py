@@ -111,7 +111,7 @@ from ._validate import (
     check_range,
     is_concrete,
 )
-from .sharding import check_mesh, sharded_map
+from .sharding import check_mesh, sharded_map, to_host
 
 
 __all__ = [
@@ -418,16 +418,18 @@ def smooth_batch(
     x, sigma = _prepare(key, model, x, sigma, 2)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _smooth_setup(model, x[0], output, bound)
-    return _smooth_batch_jit(
-        key,
-        model,
-        x,
-        sigma,
-        num_samples=num_samples,
-        output=output,
-        bound=_check_bound(bound),
-        batch_size=batch_size,
-        mesh=check_mesh(mesh),
+    return to_host(
+        _smooth_batch_jit(
+            key,
+            model,
+            x,
+            sigma,
+            num_samples=num_samples,
+            output=output,
+            bound=_check_bound(bound),
+            batch_size=batch_size,
+            mesh=check_mesh(mesh),
+        )
     )
 
 
@@ -588,15 +590,17 @@ def predict_batch(
     alpha = _check_alpha(alpha)
     num_samples, batch_size = _check_sizes(num_samples, batch_size)
     _output_kind(model, x[0])
-    return _predict_batch_jit(
-        key,
-        model,
-        x,
-        sigma,
-        num_samples=num_samples,
-        alpha=alpha,
-        batch_size=batch_size,
-        mesh=check_mesh(mesh),
+    return to_host(
+        _predict_batch_jit(
+            key,
+            model,
+            x,
+            sigma,
+            num_samples=num_samples,
+            alpha=alpha,
+            batch_size=batch_size,
+            mesh=check_mesh(mesh),
+        )
     )
 
 
@@ -715,16 +719,18 @@ def certify_batch(
     alpha = _check_alpha(alpha)
     n0, num_samples, batch_size = _check_certify_sizes(n0, num_samples, batch_size)
     _output_kind(model, x[0])
-    return _certify_batch_jit(
-        key,
-        model,
-        x,
-        sigma,
-        n0=n0,
-        num_samples=num_samples,
-        alpha=alpha,
-        batch_size=batch_size,
-        mesh=check_mesh(mesh),
+    return to_host(
+        _certify_batch_jit(
+            key,
+            model,
+            x,
+            sigma,
+            n0=n0,
+            num_samples=num_samples,
+            alpha=alpha,
+            batch_size=batch_size,
+            mesh=check_mesh(mesh),
+        )
     )
 
 
