@@ -166,6 +166,8 @@ def to_host(tree):
     from jax.experimental import multihost_utils
 
     def one(a):
+        if isinstance(a, jax.core.Tracer):  # inside a trace: gather at the caller's boundary
+            return a
         if isinstance(a, jax.Array) and not a.is_fully_addressable:
             if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
                 impl = jax.random.key_impl(a)

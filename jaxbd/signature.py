@@ -637,6 +637,8 @@ def save_signing_key(
     )
     try:  # anonymous temp file created 0600, fsync, rename: a kill leaves no copy behind
         write_atomic(path, pem, mode=0o600)
+    except ValueError as e:  # e.g. the directory does not exist
+        raise ValueError(f"cannot write the signing key to `path` {path!r}: {e}") from None
     except OSError as e:
         msg = f"cannot write the signing key to `path` {path!r}: {e.strerror}"
         raise type(e)(e.errno, msg) from None

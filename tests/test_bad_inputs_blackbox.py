@@ -891,8 +891,7 @@ SIGNATURE = [
         "path",
         "missing-folder",
         lambda: sg.save_signing_key(MISSING_DIR, SK),
-        ("`path`", MISSING_DIR),
-        OSError,
+        ("`path`", MISSING_DIR, "does not exist"),
     ),
     Row(
         _s + "load_signing_key",

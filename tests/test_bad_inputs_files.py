@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from badinput import Row, check_row, ids
 
-from jaxbd import constructions, io, keys, linear
+from jaxbd import constructions, io, keys, linear, sharding
 
 
 TMP = tempfile.mkdtemp(prefix="jaxbd-badinput-files-")
@@ -83,6 +83,8 @@ ROWS = [
     r("jaxbd.io.allow_module", "prefix", "removed API", lambda: io.allow_module("mypkg"), ("register",)),
     r("jaxbd.io.registered", "-", "(no arguments)", lambda: _raise_unless("jax.numpy.tanh" in io.registered()), ("ok",)),
     r("jaxbd.io.is_backdoor_key", "obj", "(always answers)", lambda: _raise_unless(io.is_backdoor_key(jnp.ones(2)) is False), ("ok",)),
+    # sharding.to_host (the rest of jaxbd.sharding is in test_bad_inputs_defences.py)
+    r("jaxbd.sharding.to_host", "tree", "(no bad input: a no-op on one process)", lambda: _raise_unless(bool(jnp.all(sharding.to_host({"a": jnp.ones(2)})["a"] == 1))), ("ok",)),
     # keys
     r("jaxbd.keys.is_backdoor_key", "obj", "(always answers)", lambda: _raise_unless(keys.is_backdoor_key(3) is False), ("ok",)),
     # constructions: registry and hyperparameters
