@@ -103,6 +103,12 @@ def build_parser() -> wf.ArgumentParser:
         help="on an error, print the traceback too (also accepted after the subcommand)",
     )
     parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not use JAX's persistent compilation cache (default: on, in $JAXBD_CACHE_DIR or "
+        "~/.cache/jaxbd/xla; JAXBD_NO_COMPILE_CACHE=1 turns it off too)",
+    )
+    parser.add_argument(
         "--plugin",
         action="append",
         default=[],
@@ -171,6 +177,26 @@ def _dispatch(args) -> int:
     )
 
 
+def _enable_compile_cache() -> None:
+    """JAX's persistent compilation cache: a later CLI step reuses the XLA programs an earlier
+    one compiled (most of a step's time on digits is compilation)."""
+    if os.environ.get("JAXBD_NO_COMPILE_CACHE", "") not in ("", "0"):
+        return
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:  # the user configured one already
+        return
+    path = os.environ.get("JAXBD_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "jaxbd", "xla"
+    )
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return  # no writable cache directory: run uncached
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def main(argv=None) -> int:
     """Run `jaxbd ARGV`; returns the exit code (argparse's own usage errors and `--help` raise
     `SystemExit`, code 2 and 0)."""
@@ -183,6 +209,8 @@ def main(argv=None) -> int:
         print(f"jaxbd: error: --plugin: {type(e).__name__}: {wf.squash(e)}", file=sys.stderr)
         return wf.EXIT_USAGE
     args = build_parser().parse_args(argv)
+    if not args.no_compile_cache:
+        _enable_compile_cache()
     args.debug = bool(args.debug or os.environ.get("JAXBD_TRACEBACK"))
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

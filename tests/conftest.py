@@ -1,9 +1,13 @@
 import itertools
+import os
 
 import jax
 import jax.random as jr
 import pytest
 
+
+# The CLI's persistent compilation cache stays off in the tests (hermetic, no ~/.cache writes).
+os.environ.setdefault("JAXBD_NO_COMPILE_CACHE", "1")
 
 # Strict promotion catches silent float32 -> float64 (or int -> float) mixing in the library.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
