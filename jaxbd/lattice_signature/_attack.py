@@ -43,7 +43,8 @@ if job["beta"] <= 2:
     LLL.reduction(a)
 else:
     flags = BKZ.AUTO_ABORT | BKZ.MAX_LOOPS
-    BKZ.reduction(a, BKZParam(block_size=job["beta"], max_loops=job["loops"], flags=flags))
+    par = BKZParam(block_size=job["beta"], max_loops=job["loops"], flags=flags)
+    BKZ.reduction(a, par, float_type="long double")  # doubles abort ("infinite loop in babai")
 json.dump([[a[i, j] for j in range(a.ncols)] for i in range(a.nrows)], sys.stdout)
 """
 
