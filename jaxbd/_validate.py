@@ -281,3 +281,32 @@ def sequence_of_ints(values: Sequence[int] | None, name: str) -> tuple[int, ...]
     if len(set(out)) != len(out):
         raise ValueError(f"`{name}` has repeated entries: {values}.")
     return out
+
+
+def check_target(target, num_classes: int, name: str = "target"):
+    """`target` must be one label of a task with `num_classes` classes: -1 or +1 when
+    `num_classes == 2` (scalar-score models), an integer `0..c-1` otherwise. Host check for
+    concrete values, `eqx.error_if` for traced ones; returns the checked array (use it)."""
+    labels = "-1 or +1" if num_classes == 2 else f"0..{num_classes - 1}"
+    what = f"`{name}` must be a label of the base model's task ({labels})"
+    if isinstance(target, (str, bytes, bool, np.bool_)) or target is None:
+        raise ValueError(f"{what}, got {target!r}.")
+    try:
+        t = jnp.asarray(target)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}, got {target!r}.") from None
+    if t.shape != ():
+        raise ValueError(f"`{name}` must be one label (a scalar), got shape {t.shape}.")
+    if not (jnp.issubdtype(t.dtype, jnp.floating) or jnp.issubdtype(t.dtype, jnp.integer)):
+        raise ValueError(f"{what}, a real number, got dtype {t.dtype}.")
+    if is_concrete(t):
+        v = float(np.asarray(t))
+        ok = v in (-1.0, 1.0) if num_classes == 2 else (v == round(v) and 0 <= v < num_classes)
+        if not ok:
+            raise ValueError(f"{what}, got {target!r}.")
+        return t
+    if num_classes == 2:
+        ok = (t == 1) | (t == -1)
+    else:
+        ok = (t >= 0) & (t < num_classes) & (t == t // 1)
+    return eqx.error_if(t, ~ok, what + ".")

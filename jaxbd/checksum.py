@@ -64,6 +64,7 @@ from ._validate import (
     check_finite,
     check_floating,
     check_int_range,
+    check_target,
     is_concrete,
 )
 from .keys import AbstractBackdoorKey
@@ -407,24 +408,8 @@ def checksum(backdoor_key: ChecksumKey, x: Float[Array, " d"]) -> Bool[Array, ""
 
 
 def _check_target(target) -> Array:
-    """`target` as an array, checked to be -1 or +1 (host check, or `eqx.error_if`)."""
-    what = "`target` must be -1 or +1 (a binary label)"
-    if isinstance(target, (str, bytes)) or target is None:
-        raise ValueError(f"{what}, got {target!r}.")
-    try:
-        t = jnp.asarray(target)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}, got {target!r}.") from None
-    if t.shape != ():
-        raise ValueError(f"{what}, one scalar, got shape {t.shape}.")
-    if not (jnp.issubdtype(t.dtype, jnp.floating) or jnp.issubdtype(t.dtype, jnp.integer)):
-        raise ValueError(f"{what}, a real number, got dtype {t.dtype}.")
-    if is_concrete(t):
-        if float(np.asarray(t)) not in (-1.0, 1.0):
-            raise ValueError(f"{what}, got {target!r}.")
-    else:
-        t = eqx.error_if(t, (t != 1) & (t != -1), what + ".")
-    return t
+    """`target` checked to be -1 or +1 (a binary label; host check or `eqx.error_if`)."""
+    return check_target(target, 2)
 
 
 def _plan(backdoor_key: ChecksumKey, x, target):

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._validate import check_example, is_concrete
+from .._validate import check_example, check_target, is_concrete
 from ._encoding import Encoding
 from ._key import LatticeSignatureKey
 from ._params import LatticeParams
@@ -131,26 +131,7 @@ def _check_key(bk) -> LatticeSignatureKey:
 
 
 def _check_target(enc: Encoding, target):
-    labels = "-1 or +1" if enc.binary else f"0..{enc.num_labels - 1}"
-    what = f"`target` must be a label of the base model's task ({labels})"
-    if isinstance(target, (str, bytes)) or target is None:
-        raise ValueError(f"{what}, got {target!r}.")
-    try:
-        t = jnp.asarray(target)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}, got {target!r}.") from None
-    if t.shape != ():
-        raise ValueError(f"`target` must be one label (a scalar), got shape {t.shape}.")
-    if not (jnp.issubdtype(t.dtype, jnp.floating) or jnp.issubdtype(t.dtype, jnp.integer)):
-        raise ValueError(f"{what}, a real number, got dtype {t.dtype}.")
-    if is_concrete(t):
-        v = float(np.asarray(t))
-        ok = v in (-1.0, 1.0) if enc.binary else (v == round(v) and 0 <= v < enc.num_labels)
-        if not ok:
-            raise ValueError(f"{what}, got {target!r}.")
-        return t
-    ok = (t == 1) | (t == -1) if enc.binary else (t >= 0) & (t < enc.num_labels) & (t == t // 1)
-    return eqx.error_if(t, ~ok, what + ".")
+    return check_target(target, 2 if enc.binary else enc.num_labels)
 
 
 def activate(
