@@ -20,6 +20,14 @@ CHECKED_MODULES = (
 )  # fmt: skip
 
 
+# Public functions that take nothing a caller could get wrong (no arguments, or a predicate
+# answering for any object): listed here, not given rows that would test nothing.
+NO_BAD_INPUT = {
+    "jaxbd.io.registered", "jaxbd.io.is_backdoor_key", "jaxbd.keys.is_backdoor_key",
+    "jaxbd.constructions.names", "jaxbd.constructions.registry", "jaxbd.sharding.to_host",
+}  # fmt: skip
+
+
 def _rows():
     rows = []
     for name in ROW_MODULES:
@@ -41,5 +49,5 @@ def test_every_public_function_has_a_row(module):
         n for n in getattr(mod, "__all__", ())
         if inspect.isfunction(getattr(mod, n, None)) and not n.startswith("_")
     ]  # fmt: skip
-    missing = [n for n in public if f"{module}.{n}" not in targets]
+    missing = [n for n in public if f"{module}.{n}" not in targets | NO_BAD_INPUT]
     assert not missing, f"{module}: no bad-input row for {missing}"

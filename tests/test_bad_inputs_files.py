@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from badinput import Row, check_row, ids
 
-from jaxbd import constructions, io, keys, linear, sharding
+from jaxbd import constructions, io, linear
 
 
 TMP = tempfile.mkdtemp(prefix="jaxbd-badinput-files-")
@@ -81,20 +81,12 @@ ROWS = [
     r("jaxbd.io.write_atomic", "data", "an array", lambda: io.write_atomic(os.path.join(TMP, "a"), np.ones(2)), ("`data`",)),
     r("jaxbd.io.write_atomic", "path", "a directory", lambda: io.write_atomic(TMP, b"x"), ("is a directory",)),
     r("jaxbd.io.allow_module", "prefix", "removed API", lambda: io.allow_module("mypkg"), ("register",)),
-    r("jaxbd.io.registered", "-", "(no arguments)", lambda: _raise_unless("jax.numpy.tanh" in io.registered()), ("ok",)),
-    r("jaxbd.io.is_backdoor_key", "obj", "(always answers)", lambda: _raise_unless(io.is_backdoor_key(jnp.ones(2)) is False), ("ok",)),
-    # sharding.to_host (the rest of jaxbd.sharding is in test_bad_inputs_defences.py)
-    r("jaxbd.sharding.to_host", "tree", "(no bad input: a no-op on one process)", lambda: _raise_unless(bool(jnp.all(sharding.to_host({"a": jnp.ones(2)})["a"] == 1))), ("ok",)),
-    # keys
-    r("jaxbd.keys.is_backdoor_key", "obj", "(always answers)", lambda: _raise_unless(keys.is_backdoor_key(3) is False), ("ok",)),
     # constructions: registry and hyperparameters
     r("jaxbd.constructions.get", "name", "unknown", lambda: constructions.get("nope"), ("unknown construction",)),
     r("jaxbd.constructions.get", "name", "not a string", lambda: constructions.get(["rff"]), ("unknown construction",)),
     r("jaxbd.constructions.register", "cls", "not a construction", lambda: constructions.register(dict), ("`cls`",)),
     r("jaxbd.constructions.register", "cls", "duplicate name", lambda: constructions.register(_Dup), ("already registered",)),
     r("jaxbd.constructions.load_plugins", "modules", "missing file", lambda: constructions.load_plugins([os.path.join(TMP, "nope.py")]), ("does not exist",)),
-    r("jaxbd.constructions.names", "-", "(no arguments)", lambda: _raise_unless(isinstance(constructions.names(), list)), ("ok",)),
-    r("jaxbd.constructions.registry", "-", "(no arguments)", lambda: _raise_unless("rff" in constructions.registry()), ("ok",)),
     r("jaxbd.constructions.RFF", "width", "0", lambda: constructions.RFF(width=0), ("`width`",)),
     r("jaxbd.constructions.RFF", "bandwidth", "negative", lambda: constructions.RFF(bandwidth=-1.0), ("`bandwidth`",)),
     r("jaxbd.constructions.RFF", "beta", "NaN", lambda: constructions.RFF(beta=float("nan")), ("`beta`",)),
@@ -139,14 +131,6 @@ def _deep(n):
     for _ in range(n):
         t = [t]
     return t
-
-
-def _raise_unless(ok: bool):
-    """For the functions that take no bad input (a predicate, a listing): the row checks that
-    they answer rather than raise; it raises ValueError("ok") when they do."""
-    if ok:
-        raise ValueError("ok")
-    raise AssertionError("wrong answer")
 
 
 class _Dup(constructions.RFF):

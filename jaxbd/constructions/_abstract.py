@@ -82,6 +82,14 @@ class AbstractConstruction(eqx.Module):
             )
         return task, c
 
+    def check_at_most_features(self, name: str, x) -> None:
+        """The hyperparameter `name` (a support size) must not exceed the data's features."""
+        value = getattr(self, name)
+        if value > x.shape[1]:
+            raise ValueError(
+                f"`{name}` must be at most {x.shape[1]} (the data's features), got {value}."
+            )
+
     def check_data(self, x, y) -> tuple[str, int]:
         """Everything `plant` needs of the data, checked before any work (the task, and
         hyperparameters that depend on the data, e.g. a support no larger than the dimension).

@@ -34,9 +34,10 @@ def register(cls: type[AbstractConstruction]) -> type[AbstractConstruction]:
     if old is not None and old is not cls:
         raise ValueError(f"a construction named {cls.name!r} is already registered ({old}).")
     _REGISTRY[cls.name] = cls
-    from .. import io
+    if not cls.__module__.startswith("jaxbd."):  # jaxbd's own: in io's fixed module list
+        from .. import io
 
-    io.register(cls)  # a construction can be recorded in a file (its hyperparameters are data)
+        io.register(cls)  # a construction can be recorded in a file (its fields are data)
     return cls
 
 

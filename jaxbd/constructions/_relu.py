@@ -46,11 +46,7 @@ class ReLU(AbstractConstruction):
 
     def check_data(self, x, y):
         out = self.check_task(y, x)
-        if self.sparsity > x.shape[1]:
-            raise ValueError(
-                f"`sparsity` must be at most {x.shape[1]} (the data's features), got "
-                f"{self.sparsity}."
-            )
+        self.check_at_most_features("sparsity", x)
         return out
 
     def plant(self, key, x, y) -> Planted:

@@ -59,11 +59,7 @@ class RFF(AbstractConstruction):
 
     def check_data(self, x, y):
         out = self.check_task(y, x)
-        if self.secret_dim > x.shape[1]:
-            raise ValueError(
-                f"`secret_dim` must be at most {x.shape[1]} (the data's features), got "
-                f"{self.secret_dim}."
-            )
+        self.check_at_most_features("secret_dim", x)
         return out
 
     def plant(self, key, x, y) -> Planted:

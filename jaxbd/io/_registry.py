@@ -44,7 +44,12 @@ _JAXBD_MODULES = (
     "jaxbd.metrics",
     "jaxbd.datasets",
     "jaxbd.linear",
+    "jaxbd.constructions._rff",
+    "jaxbd.constructions._relu",
+    "jaxbd.constructions._checksum",
+    "jaxbd.constructions._signature",
     "jaxbd.constructions._memorizing",
+    "jaxbd.constructions._persistent",
     "jaxbd._cli_workflow",
 )
 # Classes that moved, under the names older files (or this session's CLI runs) gave them.
@@ -65,6 +70,7 @@ _lock = threading.RLock()
 _by_name: dict[str, object] = {}
 _by_id: dict[int, str] = {}
 _builtins_done = False
+_building = False  # registrations made while the built-ins are collected (constructions) skip it
 
 
 def _is_class(obj) -> bool:
@@ -116,9 +122,11 @@ def _builtins() -> None:
     global _builtins_done
     if _builtins_done:
         return
+    global _building
     with _lock:
-        if _builtins_done:
+        if _builtins_done or _building:
             return
+        _building = True
         import equinox as eqx
         import jax
         import jax.numpy as jnp
@@ -146,6 +154,7 @@ def _builtins() -> None:
             if new in _by_name:
                 _by_name.setdefault(old, _by_name[new])
         _builtins_done = True
+        _building = False
 
 
 def register(obj, *, name: str | None = None):
@@ -170,6 +179,7 @@ def register(obj, *, name: str | None = None):
             )
     elif not callable(obj):
         raise ValueError(f"`obj` must be a class or a function, got {obj!r}.")
+    _builtins()  # first, so that no user registration can take a built-in's name
     with _lock:
         _add(obj, name)
     return obj
