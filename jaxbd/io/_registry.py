@@ -111,11 +111,30 @@ def _add(obj, name: str | None = None) -> str:
 _NOT_DATA = frozenset({"jaxbd._cli_workflow.Param", "jaxbd._cli_workflow.Construction"})
 
 
-def _module_members(mod: ModuleType) -> Iterable[object]:
-    for value in list(vars(mod).values()):
-        if _is_class(value) and value.__module__ == mod.__name__:
-            if f"{value.__module__}.{value.__qualname__}" not in _NOT_DATA:
-                yield value
+def _module_members(mod: ModuleType) -> Iterable[tuple[object, str]]:
+    """The data classes of `mod` with their registry names.
+
+    A module contributes the classes it defines. A package (`jaxbd.memorizing/`, equinox's
+    `_module/` style) contributes the classes its private submodules define, named by the
+    package's public path when the package re-exports them (`jaxbd.memorizing.Name`), so that
+    files do not depend on how the package is split internally.
+    """
+    public = {id(v): f"{mod.__name__}.{k}" for k, v in vars(mod).items() if _is_class(v)}
+    sources = [mod]
+    if hasattr(mod, "__path__"):  # a package: its already-imported private submodules
+        prefix = mod.__name__ + "."
+        sources += [
+            m for n, m in sorted(sys.modules.items()) if n.startswith(prefix) and m is not None
+        ]
+    seen: set[int] = set()
+    for src in sources:
+        for value in list(vars(src).values()):
+            if not _is_class(value) or id(value) in seen or value.__module__ != src.__name__:
+                continue
+            seen.add(id(value))
+            if f"{value.__module__}.{value.__qualname__}" in _NOT_DATA:
+                continue
+            yield value, public.get(id(value), f"{value.__module__}.{value.__qualname__}")
 
 
 def _builtins() -> None:
@@ -133,8 +152,8 @@ def _builtins() -> None:
 
         for modname in _JAXBD_MODULES:
             mod = importlib.import_module(modname)  # a fixed list: nothing comes from a file
-            for cls in _module_members(mod):
-                _add(cls)
+            for cls, name in _module_members(mod):
+                _add(cls, name)
         for value in vars(eqx.nn).values():
             if isinstance(value, type) and issubclass(value, eqx.Module):
                 _add(value)
