@@ -7,11 +7,19 @@ function without a bad-input row fails here.
 
 import importlib
 import inspect
+import pathlib
 
 import pytest
 
 
-ROW_MODULES = ("features", "blackbox", "defences", "cli", "files")
+# Every table file (`tests/test_bad_inputs_<topic>.py`, this file excepted) is read.
+ROW_MODULES = tuple(
+    sorted(
+        p.stem.removeprefix("test_bad_inputs_")
+        for p in pathlib.Path(__file__).parent.glob("test_bad_inputs_*.py")
+        if p.stem != "test_bad_inputs_count"
+    )
+)
 CHECKED_MODULES = (
     "jaxbd.datasets", "jaxbd.clwe", "jaxbd.rff", "jaxbd.relu", "jaxbd.checksum",
     "jaxbd.signature", "jaxbd.persistent", "jaxbd.memorizing", "jaxbd.finetune",
