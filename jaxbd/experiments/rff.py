@@ -90,7 +90,7 @@ def _fit_cell(task, c, width, steps, wd):
     return one
 
 
-def _fit_cells(cells, *, width, steps, mesh=None, bandwidth=None, weight_decay=1e-3):
+def fit_cells(cells, *, width, steps, mesh=None, bandwidth=None, weight_decay=1e-3):
     """Fit the models of `cells`, a list of `(ds, seed, beta, secret_dim)`; `secret_dim` None
     for an honest model (`rff.train(jr.key(seed), ...)`), else `rff.backdoor(jr.key(seed), ...,
     secret_dim=, beta=)`, both with `width`, `steps`, `weight_decay` and `bandwidth` (default:
@@ -146,6 +146,10 @@ def _fit_cells(cells, *, width, steps, mesh=None, bandwidth=None, weight_decay=1
             key_i = rff.RFFBackdoorKey(omegas[i], bw, float(beta))
             out.append((model, key_i, rff.RFFBackdoorKey(wrongs[i], bw, float(beta))))
     return out
+
+
+# The old private name, for callers not yet moved to `fit_cells`.
+_fit_cells = fit_cells
 
 
 def _evaluate(ds, seed, honest, bd, bk, wrong, *, secret_dim):
@@ -256,7 +260,7 @@ def run(ctx: Context) -> ExperimentResult:
         dss = [datasets.load(name, classes=classes, seed=seed) for seed in seeds]
         k = _secret_dim(dss[0].dim)
         cells = [(ds, seed, beta, sd) for sd in (None, k) for ds, seed in zip(dss, seeds)]
-        fits = _fit_cells(cells, width=width, steps=steps)
+        fits = fit_cells(cells, width=width, steps=steps)
         rows = []
         for i, (seed, ds) in enumerate(zip(seeds, dss)):
             (honest, _, _), (bd, bk, wrong) = fits[i], fits[len(seeds) + i]
@@ -320,7 +324,7 @@ def run(ctx: Context) -> ExperimentResult:
     k0 = _secret_dim(honest_cache[(sweep_label, sweep_seeds[0])][0].dim)
     grid = [(seed, b, k0, beta_rows[b]) for seed in sweep_seeds for b in betas]
     grid += [(seed, beta, s, sdim_rows[s]) for seed in sweep_seeds for s in sdims]
-    fits = _fit_cells(
+    fits = fit_cells(
         [(honest_cache[(sweep_label, seed)][0], seed, b, s) for seed, b, s, _ in grid],
         width=width,
         steps=steps,
@@ -361,7 +365,7 @@ def run(ctx: Context) -> ExperimentResult:
     mc_dss = [datasets.load("digits", seed=seed) for seed in mc_seeds]
     k_mc = _secret_dim(mc_dss[0].dim)
     mc_cells = [(ds, seed, beta, sd) for sd in (None, k_mc) for ds, seed in zip(mc_dss, mc_seeds)]
-    mc_fits = _fit_cells(mc_cells, width=width, steps=steps)
+    mc_fits = fit_cells(mc_cells, width=width, steps=steps)
     for i, (seed, ds) in enumerate(zip(mc_seeds, mc_dss)):
         (honest, _, _), (bd, bk, _) = mc_fits[i], mc_fits[len(mc_seeds) + i]
         x_act = jax.vmap(lambda v, bk=bk: rff.activate(bk, v))(ds.x_test)

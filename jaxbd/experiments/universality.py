@@ -27,7 +27,7 @@ from ..metrics import (
 )
 from ..universality import head_margins, invalidating_heads
 from . import Claim, Context, ExperimentResult, Figure, Table, register
-from .rff import _fit_cells
+from .rff import fit_cells
 
 
 _ADAM = optax.adam(1e-2)
@@ -68,7 +68,7 @@ def run(ctx: Context) -> ExperimentResult:
     for seed in seeds:
         k_model = jr.split(jr.key(seed), 4)[0]
         cells += [(dss[seed], k_model, 0.02, None), (dss[seed], k_model, 0.02, 4)]
-    fits = _fit_cells(cells, width=width, steps=300, bandwidth=30.0, weight_decay=1e-4)
+    fits = fit_cells(cells, width=width, steps=300, bandwidth=30.0, weight_decay=1e-4)
     for i, seed in enumerate(ctx.progress(seeds, "seeds")):
         ds = dss[seed]
         c = ds.num_classes
