@@ -27,7 +27,7 @@ def _jsonable(obj):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         f = float(obj)
-        return f if math.isfinite(f) else str(f)
+        return f if math.isfinite(f) else None  # JSON has no NaN/inf: null, never "nan"
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):  # numpy / jax arrays
         return _jsonable(np.asarray(obj).tolist())
     return str(obj)
@@ -44,7 +44,7 @@ def to_json(results: list[ExperimentResult]) -> dict:
             for f in dataclasses.fields(r)
             if f.name not in ("figures", "claims", "tables")
         }
-        d["claims"] = [dict(dataclasses.asdict(c), verdict=c.verdict) for c in r.claims]
+        d["claims"] = [c.to_dict() for c in r.claims]
         d["tables"] = [dataclasses.asdict(t) for t in r.tables]
         d["figures"] = [{"filename": f.filename, "caption": f.caption} for f in r.figures]
         out.append(d)
@@ -82,7 +82,9 @@ def _markdown(results: list[ExperimentResult], quick: bool) -> str:
     lines = ["# jaxbd reproduction report", ""]
     lines.append(
         ("Quick (smoke-sized) run: numbers are indicative only. " if quick else "")
-        + "Each claim's verdict is computed from the measured numbers by the stated criterion."
+        + "Each claim's verdict is computed from the measured numbers by the stated criterion; "
+        + "its power is the smallest violation of the criterion that the test detects with "
+        + "probability at least 0.9 at this run's sizes (descriptive measurements have none)."
     )
     lines += ["", "## Claims at a glance", ""]
     lines += ["| experiment | claim | source | measured | verdict |", "|---|---|---|---|---|"]
@@ -99,12 +101,14 @@ def _markdown(results: list[ExperimentResult], quick: bool) -> str:
         if r.error:
             lines += ["**This experiment failed:**", "", "```", r.error, "```", ""]
         if r.claims:
-            lines += ["### Claims", "", "| claim | source | criterion | measured | verdict |"]
-            lines += ["|---|---|---|---|---|"]
+            lines += ["### Claims", ""]
+            lines += ["| claim | source | criterion | measured | power | verdict |"]
+            lines += ["|---|---|---|---|---|---|"]
             for c in r.claims:
                 lines.append(
                     f"| {format_cell(c.statement)} | {format_cell(c.source)} | "
-                    f"{format_cell(c.criterion)} | {format_cell(c.measured)} | **{c.verdict}** |"
+                    f"{format_cell(c.criterion)} | {format_cell(c.measured)} | "
+                    f"{format_cell(c.power)} | **{c.verdict}** |"
                 )
             lines.append("")
         for t in r.tables:

@@ -36,7 +36,8 @@ def test_write_report(tmp_path):
     doc = json.loads((tmp_path / "results.json").read_text())
     exp = doc["experiments"][0]
     assert exp["claims"][1]["verdict"] == "does not hold"
-    assert exp["data"]["values"] == [1.0, "inf"]
+    assert exp["data"]["values"] == [1.0, None]  # JSON null, never the string "inf"/"nan"
+    assert "power" in exp["claims"][0] and "| power |" in md
     assert (tmp_path / "demo_plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert paths["figures"] == [str(tmp_path / "demo_plot.png")]
 

@@ -2,11 +2,25 @@
 
 Every public module in this package registers its experiment(s) with
 [`jaxbd.experiments.register`][]; [`registry`][] imports them all and returns them in report order.
+A claim is `Claim(statement, source, metric, rule)`: the metric an [`Estimate`][] (`rate`,
+`mean`, `exact`) and the rule ([`AtLeast`][], [`AtMost`][], [`Within`][], [`Describe`][]) the
+threshold written once, from which the verdict, the criterion text and the test's power come.
 """
 
 import importlib
 import pkgutil
 
+from ._claims import (
+    AtLeast as AtLeast,
+    AtMost as AtMost,
+    Describe as Describe,
+    Estimate as Estimate,
+    Rule as Rule,
+    Within as Within,
+    exact as exact,
+    mean as mean,
+    rate as rate,
+)
 from ._core import (
     _REGISTRY,
     Claim as Claim,

@@ -1,8 +1,9 @@
 """Typed experiment results and the experiment registry.
 
 An experiment is a function `run(ctx: Context) -> ExperimentResult`, registered with
-[`register`][]. A result holds tables, figures and *claims*: a statement from a paper, the number
-that was measured, and a verdict computed from that number (never typed in by hand).
+[`register`][]. A result holds tables, figures and *claims* ([`Claim`][], `_claims.py`): a statement from a
+paper, the number that was measured, and a verdict and its power computed by one rule (never
+typed in by hand).
 """
 
 import dataclasses
@@ -12,33 +13,10 @@ from typing import Any
 
 from matplotlib.figure import Figure as MplFigure
 
+from ._claims import Claim
+
 
 __all__ = ["Claim", "Table", "Figure", "ExperimentResult", "Context", "Experiment", "register"]
-
-
-@dataclasses.dataclass
-class Claim:
-    """A paper's statement next to what was measured.
-
-    **Fields:**
-
-    - `statement`: the claim, in words (e.g. "Activate-RFF flips the label of every input").
-    - `source`: where it comes from (e.g. "GKVZ Thm 6.3").
-    - `measured`: the measured number(s), in words, e.g. "ASR 0.998 ± 0.002 over 5 seeds".
-    - `holds`: the verdict computed from the measurement: `True`, `False`, or `None` when the
-      run cannot decide (e.g. a quick run too small to say).
-    - `criterion`: the rule the verdict applies (e.g. "ASR >= 0.99 and controls <= 0.1").
-    """
-
-    statement: str
-    source: str
-    measured: str
-    holds: bool | None
-    criterion: str = ""
-
-    @property
-    def verdict(self) -> str:
-        return {True: "holds", False: "does not hold", None: "undecided"}[self.holds]
 
 
 @dataclasses.dataclass
