@@ -1,6 +1,9 @@
 r"""White-box and black-box distinguishers for the planted backdoors (GKVZ §5–6, App. A).
 
-Each distinguisher lives in its own module and returns a [`Detection`][]:
+Each distinguisher is a final [`AbstractDistinguisher`][] (a traced statistic, a host p-value and
+its calibration; `_abstract.py`) in its own module, registered by name ([`get`][], [`names`][]) for
+the CLI and the detection sweeps; the functions below are thin wrappers returning a
+[`Detection`][]:
 
 - [`gaussianity`][] — KS tests of coordinates and random projections (Bonferroni/Holm).
 - [`spectral`][] — top eigenvalue vs the Tracy–Widom law (Johnstone 2001), the BBP detector.
@@ -12,6 +15,13 @@ Each distinguisher lives in its own module and returns a [`Detection`][]:
 - [`regime_warnings`][] — which of these detect a construction at given parameters.
 """
 
+from ._abstract import (
+    AbstractDistinguisher as AbstractDistinguisher,
+    get as get,
+    names as names,
+    register as register,
+    registry as registry,
+)
 from ._result import Detection as Detection
 from ._tracy_widom import tracy_widom1_cdf as tracy_widom1_cdf, tracy_widom1_sf as tracy_widom1_sf
 from .blackbox import probe as probe
@@ -27,11 +37,17 @@ from .sparse_pca import (
     covariance_thresholding as covariance_thresholding,
     diagonal_thresholding as diagonal_thresholding,
 )
-from .spectral import bbp_threshold as bbp_threshold, spectral as spectral
+from .spectral import Spectral as Spectral, bbp_threshold as bbp_threshold, spectral as spectral
 
 
 __all__ = [
+    "AbstractDistinguisher",
     "Detection",
+    "Spectral",
+    "get",
+    "names",
+    "register",
+    "registry",
     "bbp_threshold",
     "covariance_thresholding",
     "diagonal_thresholding",

@@ -11,6 +11,7 @@ ad-hoc margin. The rows are not centred (the null mean is known to be 0).
 """
 
 import math
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -19,12 +20,13 @@ from jaxtyping import Array, ArrayLike, Float
 
 from jaxbd._validate import check_int_range
 
+from ._abstract import AbstractDistinguisher, register
 from ._result import Detection
 from ._tracy_widom import tracy_widom1_sf
 from ._weights import check_alpha, check_weights, host_statistic, traced_weights
 
 
-__all__ = ["spectral", "spectral_statistic", "spectral_p_value", "bbp_threshold"]
+__all__ = ["Spectral", "spectral", "spectral_statistic", "spectral_p_value", "bbp_threshold"]
 
 
 def bbp_threshold(num_units: int, dim: int) -> float:
@@ -55,6 +57,40 @@ def spectral_p_value(statistic) -> np.ndarray:
     return tracy_widom1_sf(host_statistic(statistic))
 
 
+@register
+class Spectral(AbstractDistinguisher):
+    """The BBP detector: top eigenvalue of $W^\top W$ against Tracy–Widom $F_1$ (GKVZ App. A;
+    Johnstone 2001). **Fields:** `alpha` (level)."""
+
+    alpha: float = 0.05
+
+    name: ClassVar[str] = "spectral"
+    source: ClassVar[str] = "GKVZ App. A (BBP transition); Johnstone (2001) Thm 1.1"
+    min_cols: ClassVar[int] = 2
+
+    def __check_init__(self):
+        check_alpha(self.alpha)
+
+    def statistic(self, w, prepared):
+        return spectral_statistic(w)
+
+    def p_value(self, statistic, shape, prepared):
+        return spectral_p_value(statistic)
+
+    def calibration(self, shape, prepared):
+        return "Tracy–Widom F1 upper tail, Johnstone (2001) centring/scaling for real Wishart"
+
+    def found(self, w, prepared):
+        m, d = w.shape
+        evals, evecs = np.linalg.eigh(np.asarray(w.T @ w, dtype=np.float64) / m)
+        return {
+            "direction": evecs[:, -1],
+            "eigenvalue": float(evals[-1]),
+            "mp_edge": (1 + math.sqrt(d / m)) ** 2,
+            "bbp_theta": bbp_threshold(m, d),
+        }
+
+
 def spectral(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) -> Detection:
     r"""Test the first-layer weights `w` for a covariance spike (top eigenvalue vs TW1).
 
@@ -67,23 +103,8 @@ def spectral(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) -> Detection:
     eigenvalue of $W^\top W/m$ (`eigenvalue`), the Marchenko–Pastur edge $(1+\sqrt{d/m})^2$
     (`mp_edge`) and the BBP threshold $\sqrt{d/m}$ (`bbp_theta`). When a spike
     $\theta > \sqrt{d/m}$ is present, `eigenvalue` estimates $(1+\theta)(1 + d/(m\theta))$.
+    A thin wrapper over [`Spectral`][].
     """
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=2, min_cols=2)
-    m, d = w.shape
-    stat = jax.jit(spectral_statistic)(w)
-    evals, evecs = np.linalg.eigh(np.asarray(w.T @ w, dtype=np.float64) / m)
-    p = float(spectral_p_value(float(stat)))
-    return Detection.from_p(
-        "spectral",
-        float(stat),
-        p,
-        alpha,
-        "Tracy–Widom F1 upper tail, Johnstone (2001) centring/scaling for real Wishart",
-        {
-            "direction": evecs[:, -1],
-            "eigenvalue": float(evals[-1]),
-            "mp_edge": (1 + math.sqrt(d / m)) ** 2,
-            "bbp_theta": bbp_threshold(m, d),
-        },
-    )
+    return Spectral(alpha=alpha)(w)
