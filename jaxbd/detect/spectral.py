@@ -13,7 +13,6 @@ ad-hoc margin. The rows are not centred (the null mean is known to be 0).
 import math
 from typing import ClassVar
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
