@@ -32,7 +32,8 @@ CHECKED_MODULES = (
 # answering for any object): listed here, not given rows that would test nothing.
 NO_BAD_INPUT = {
     "jaxbd.io.registered", "jaxbd.io.is_backdoor_key", "jaxbd.keys.is_backdoor_key",
-    "jaxbd.constructions.names", "jaxbd.constructions.registry", "jaxbd.sharding.to_host",
+    "jaxbd.constructions.names", "jaxbd.constructions.registry",
+    "jaxbd.detect.names", "jaxbd.detect.registry", "jaxbd.sharding.to_host",
 }  # fmt: skip
 
 
