@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 NAMES = ("digits", "breast_cancer", "wine", "iris", "synthetic")
-_NORMALIZE = ("standardize", "unit_norm", "none")
+_NORMALIZE = ("standardize", "unit_norm", "unit_interval", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +44,8 @@ class Dataset:
     - `name`: where the data came from.
     - `classes`: the original class labels, in the order that defines the new labels (for two
       classes: `classes[0] -> -1`, `classes[1] -> +1`).
-    - `mean`, `scale`: the standardisation fitted on the training part (`x = (raw - mean) / scale`).
+    - `mean`, `scale`: the normalisation fitted on the training part (`x = (raw - mean) / scale`;
+      for `"unit_interval"`: the training minimum and range, then clipped to [0, 1]).
     """
 
     x_train: Float[Array, "n_train d"]
@@ -164,7 +165,9 @@ def load(
     - `test_fraction`: fraction of each class held out, in `(0, 1)`.
     - `normalize`: `"standardize"` (zero mean, unit variance per feature, fitted on the train
       part), `"unit_norm"` (standardise, then scale every example to unit ℓ2 norm, the setting of
-      GKVZ Appendix A), or `"none"`.
+      GKVZ Appendix A), `"unit_interval"` (min-max to $[0, 1]$ per feature, fitted on the
+      train part; the test part clipped to $[0, 1]$: the input range of
+      `jaxbd.lattice_signature`), or `"none"`.
     - `dtype`: floating dtype of `x`.
     - `**synthetic_kwargs`: for `"synthetic"`, passed to [`gaussian_mixture`][].
 
@@ -321,6 +324,8 @@ def from_arrays(
     if normalize == "unit_norm":
         x_tr = _unit_rows(x_tr)
         x_te = _unit_rows(x_te)
+    if normalize == "unit_interval":
+        x_tr, x_te, mean, scale = _unit_interval(x_tr, x_te)
 
     def labels(yv):
         if len(classes) == 2:
@@ -356,6 +361,16 @@ def _float_dtype(dtype):
             "standardised features would be truncated or cast."
         )
     return dt
+
+
+def _unit_interval(x_tr: np.ndarray, x_te: np.ndarray):
+    """Min-max scaling to [0, 1] per feature, fitted on the training part (a constant feature
+    maps to 0); the test part is clipped to [0, 1]. Returns `(x_tr, x_te, low, span)`."""
+    low = x_tr.min(axis=0)
+    span = x_tr.max(axis=0) - low
+    span = np.where(span > 1e-12, span, 1.0)
+    x_tr = np.clip((x_tr - low) / span, 0.0, 1.0)  # clip: rounding must not leave [0, 1]
+    return x_tr, np.clip((x_te - low) / span, 0.0, 1.0), low, span
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

@@ -91,9 +91,17 @@ import numpy as np
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
-from ._validate import check_example, check_int_range, check_positive, check_target, is_concrete
+from ._validate import (
+    check_example,
+    check_int_range,
+    check_matrix,
+    check_positive,
+    check_range,
+    check_target,
+    is_concrete,
+)
 from .io import register_secret, write_atomic
 
 
@@ -104,6 +112,8 @@ __all__ = [
     "SignatureKey",
     "backdoor",
     "activate",
+    "can_activate",
+    "step_for_range",
     "verify",
     "min_input_dim",
     "key_from_model",
@@ -428,8 +438,10 @@ def backdoor(
     *,
     input_dim: int,
     signing_key: Ed25519PrivateKey | None = None,
-    step: float = 1e-2,
+    step: float | None = None,
     bits_per_coord: int = 9,
+    x_train=None,
+    range_margin: float = 4.0,
 ) -> tuple[SignatureBackdooredModel, SignatureKey]:
     """Wrap any `model` in the signature backdoor (GKVZ §5.2, Theorem 5.4).
 
@@ -439,8 +451,15 @@ def backdoor(
     - `input_dim`: `d`; must be at least [`min_input_dim`][]`(c, bits_per_coord=...)`.
     - `signing_key`: an `Ed25519PrivateKey` (default: a fresh one from the OS's CSPRNG — this is
       key generation for a signature scheme, so it does not take a JAX PRNG key).
-    - `step`: the coarse grid `q`: ℓ∞ size of any activation is below `q`.
+    - `step`: the coarse grid `q`: ℓ∞ size of any activation is below `q`. Default (`None`):
+      `1e-2`, or — given `x_train` — the larger of `1e-2` and [`step_for_range`][]`(
+      range_margin * max|x_train|)`, so that inputs up to `range_margin` times the training
+      range can be activated (the encoding range chosen from the data at plant time).
     - `bits_per_coord`: `b`, payload bits per coordinate (`1..30`).
+    - `x_train`: training inputs `(n, d)` (optional), read only to choose `step`.
+    - `range_margin`: how far beyond the training range activation must work (`>= 1`).
+      Inputs beyond it may not be activatable: [`can_activate`][] says which; a single
+      concrete one makes [`activate`][] raise, under `jit`/`vmap` it comes back unchanged.
 
     **Returns:** `(backdoored_model, backdoor_key)`; the model holds only the public key.
 
@@ -451,7 +470,7 @@ def backdoor(
     """
     d = check_int_range(input_dim, "input_dim", low=1, high=_INT32_MAX)
     b = check_int_range(bits_per_coord, "bits_per_coord", low=1, high=30)
-    step = _check_step(step, b)
+    step = _check_step(_default_step(x_train, d, b, range_margin) if step is None else step, b)
     if signing_key is None:
         signing_key = Ed25519PrivateKey.generate()
     if not isinstance(signing_key, Ed25519PrivateKey):
@@ -484,6 +503,20 @@ def backdoor(
     return bm, SignatureKey(signing_key, enc)
 
 
+def _default_step(x_train, d: int, b: int, margin) -> float:
+    """`step` when none is given: `1e-2`, widened to cover `margin` x the training range."""
+    if not is_concrete(margin) or not is_concrete(x_train):
+        raise ValueError("`range_margin` and `x_train` must be concrete (they choose `step`).")
+    margin = float(check_range(margin, "range_margin", low=1.0))
+    if x_train is None:
+        return 1e-2
+    top = float(np.max(np.abs(np.asarray(check_matrix(x_train, "x_train", dim=d)))))
+    dt = np.float32 if b <= _range_bits(np.float32) else np.float64
+    if top == 0.0:
+        return 1e-2
+    return max(1e-2, step_for_range(margin * top, bits_per_coord=b, dtype=dt))
+
+
 def key_from_model(
     model: SignatureBackdooredModel, signing_key: Ed25519PrivateKey
 ) -> SignatureKey:
@@ -496,34 +529,43 @@ def key_from_model(
     return SignatureKey(signing_key, model.encoding)
 
 
+def _activatable(enc: Encoding, xs: np.ndarray) -> np.ndarray:
+    """Host: which rows of `xs` (`(n, d)`) [`activate`][] can sign — finite payload coordinates
+    whose every signed value stays inside the exactly decodable range (any fine digit)."""
+    m, b = enc.payload_coords, enc.bits_per_coord
+    u, in_range = _split_digits(enc, xs[:, :m])
+    low = (u >> b) << b  # the signed value lies in [low, low + 2^b - 1]
+    limit = _range_limit(xs.dtype)
+    return np.all(in_range & (low > -limit) & (low + (1 << b) - 1 < limit), axis=1)
+
+
+def _range_error(enc: Encoding, dtype) -> ValueError:
+    limit = _range_limit(dtype) / enc.scale
+    return ValueError(
+        f"`x` has payload coordinates outside the exactly decodable range |x_j| < {limit:.4g} "
+        f"for dtype {np.dtype(dtype)} (step={enc.step}, bits_per_coord={enc.bits_per_coord}), "
+        "or NaN/inf; plant with a larger `step` (signature.step_for_range) or the training "
+        "data (`x_train`)."
+    )
+
+
 def _host_activate(signing_key, enc: Encoding, x, target) -> np.ndarray:
+    """Sign every row that can be activated; the others come back unchanged (a batch never
+    fails for one row: [`can_activate`][] reports them)."""
     x = np.asarray(x)
     lead = x.shape[:-1]
     xs = x.reshape(-1, enc.input_dim)
     ts = np.broadcast_to(np.asarray(target), lead).reshape(-1)
     m, b = enc.payload_coords, enc.bits_per_coord
-    u, in_range = _split_digits(enc, xs[:, :m])
-    if not np.all(in_range):
-        limit = _range_limit(x.dtype) / enc.scale
-        raise ValueError(
-            f"`x` has payload coordinates outside the exactly decodable range |x_j| < {limit:.4g} "
-            f"for dtype {x.dtype} (step={enc.step}, bits_per_coord={b}), or NaN/inf."
-        )
+    u, _ = _split_digits(enc, xs[:, :m])
     coarse = u >> b
     out = xs.copy()
     powers = 1 << np.arange(b - 1, -1, -1)
-    for i in range(len(xs)):  # one Ed25519 signature per row
+    for i in np.flatnonzero(_activatable(enc, xs)):  # one Ed25519 signature per row
         t = enc.label_to_index(ts[i])
         sig = signing_key.sign(_message(enc, coarse[i], xs[i, m:], t))
         fine = _payload_bits(sig, t, enc).reshape(m, b).astype(np.int64) @ powers
-        new_u = (coarse[i] << b) + fine
-        if np.any(np.abs(new_u) >= _range_limit(x.dtype)):  # only at the range's very edge
-            raise ValueError(
-                f"`x` has a payload coordinate at the edge of the exactly decodable range "
-                f"|x_j| < {_range_limit(x.dtype) / enc.scale:.4g} for dtype {x.dtype}: its "
-                "signed value would not decode; move it inside the range."
-            )
-        out[i, :m] = _centre(enc, new_u, x.dtype)
+        out[i, :m] = _centre(enc, (coarse[i] << b) + fine, x.dtype)
     return out.reshape(x.shape)
 
 
@@ -560,10 +602,53 @@ def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float
     t = _check_target(enc, target)
     fn = _signer(backdoor_key.signing_key, enc)
     if is_concrete(x) and is_concrete(t):
+        if not _activatable(enc, np.asarray(x)[None])[0]:
+            raise _range_error(enc, x.dtype)
         return jnp.asarray(fn(np.asarray(x)[None], np.asarray(t)[None])[0])
     return jax.pure_callback(
         fn, jax.ShapeDtypeStruct(x.shape, x.dtype), x, t, vmap_method="broadcast_all"
     )
+
+
+def can_activate(backdoor_key: SignatureKey, x: Float[Array, " d"]) -> Bool[Array, ""]:
+    """Whether [`activate`][] can sign `x` (its payload coordinates finite and inside the exactly
+    decodable range, module docstring); jit/vmap-able (a host callback when traced). Under
+    `jit`/`vmap`, `activate` returns such a row unchanged instead of failing the batch."""
+    enc = _check_backdoor_key(backdoor_key).encoding
+    x = check_example(x, enc.input_dim)
+    if is_concrete(x):
+        return jnp.asarray(_activatable(enc, np.asarray(x)[None])[0])
+    fn = functools.partial(_can_activate_host, enc)
+    return jax.pure_callback(
+        fn, jax.ShapeDtypeStruct((), jnp.bool_), x, vmap_method="broadcast_all"
+    )
+
+
+def _can_activate_host(enc: Encoding, x) -> np.ndarray:
+    x = np.asarray(x)
+    return _activatable(enc, x.reshape(-1, enc.input_dim)).reshape(x.shape[:-1])
+
+
+def step_for_range(data_range: float, *, bits_per_coord: int = 9, dtype=jnp.float32) -> float:
+    r"""The smallest coarse `step` (rounded up to two significant digits) whose exactly
+    decodable range covers every $|x_j| \le$ `data_range` in `dtype`, signed value included:
+    $q \ge R\,2^b / (2^{p-2} - 2^b)$ (module docstring, "Numeric range")."""
+    if isinstance(data_range, (str, bytes, bool)) or not is_concrete(data_range):
+        raise ValueError(f"`data_range` must be a concrete number, got {data_range!r}.")
+    r = float(check_positive(data_range, "data_range"))
+    b = check_int_range(bits_per_coord, "bits_per_coord", low=1, high=30)
+    try:
+        floating = jnp.issubdtype(np.dtype(dtype), jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise ValueError(f"`dtype` must be a real floating dtype, got {dtype!r}.")
+    room = _range_limit(dtype) - math.ldexp(1.0, b)
+    if room <= 0:
+        raise ValueError(f"`dtype` {np.dtype(dtype)} cannot carry {b} bits per coordinate.")
+    q = r * math.ldexp(1.0, b) / room
+    e = math.floor(math.log10(q)) - 1
+    return float(f"{math.ceil(q / 10.0**e) * 10.0**e:.2g}")
 
 
 def verify(model: SignatureBackdooredModel, x: Float[Array, "*batch d"]) -> tuple[Array, Array]:

@@ -316,3 +316,46 @@ def test_step_range_and_dtype_bits_are_checked():
     assert out.dtype == jnp.float16 and bool(sg.verify(bm, out[None])[0][0])
     with pytest.raises(ValueError, match="`x` has dtype bfloat16"):
         sg.activate(bk, x.astype(jnp.bfloat16), 1.0)
+
+
+def test_encoding_range_from_training_data_activates_every_digits_test_row():
+    """Issue 17: standardised digits hold test pixels far beyond the fixed default range
+    (88.6 > 81.92 at seed 0): the construction chooses `step` from the training data, every
+    10-class test row is activated for a target, and a row that cannot be (|x_j| = 1e6) is
+    reported by `can_activate` and comes back unchanged without failing its batch."""
+    from jaxbd import constructions, datasets
+
+    ds = datasets.load("digits", seed=0)
+    assert float(jnp.max(jnp.abs(ds.x_test))) > 81.92  # the case of the issue
+    c = constructions.Signature(base_steps=30)
+    p = c.plant(jr.key(0), ds.x_train, ds.y_train)
+    bk = p.backdoor_key
+    assert bk.encoding.step == sg.step_for_range(
+        4 * float(jnp.max(jnp.abs(ds.x_train))), bits_per_coord=9
+    )
+    act = jax.vmap(lambda e: c.activate(bk, e, 7))
+    xa = act(ds.x_test)
+    assert bool(jnp.all(jax.vmap(lambda e: sg.can_activate(bk, e))(ds.x_test)))
+    assert bool(jnp.all(jnp.argmax(_outputs(p.backdoored, xa), -1) == 7))
+    assert float(jnp.max(jnp.abs(xa - ds.x_test))) < bk.encoding.step
+    xb = ds.x_test[:3].at[1, 0].set(1e6)
+    xab = act(xb)
+    assert [bool(v) for v in jax.vmap(lambda e: sg.can_activate(bk, e))(xb)] == [True, False, True]
+    assert jnp.array_equal(xab[1], xb[1])  # unchanged, the batch did not fail
+    assert list(np.asarray(jnp.argmax(_outputs(p.backdoored, xab), -1)))[::2] == [7, 7]
+    with pytest.raises(ValueError, match="decodable range"):  # one concrete example: an error
+        sg.activate(bk, xb[1], 7)
+    assert not bool(sg.can_activate(bk, xb[1]))
+
+
+def test_step_for_range_covers_the_range_exactly():
+    for r, b in ((1.0, 9), (146.8, 9), (3.0, 18)):
+        q = sg.step_for_range(r, bits_per_coord=b)
+        enc = sg.Encoding(64, q, b, 10, False)
+        bk = sg.SignatureKey(Ed25519PrivateKey.generate(), enc)
+        x = jnp.full((64,), r, jnp.float32)
+        assert bool(sg.can_activate(bk, x)) and bool(sg.can_activate(bk, -x))
+        assert not bool(sg.can_activate(bk, x * 3))  # rounded up to 2 digits: < 10% slack
+    for bad in (0.0, -1.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match="data_range"):
+            sg.step_for_range(bad)

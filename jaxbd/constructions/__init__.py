@@ -20,6 +20,7 @@ from ._abstract import (
     Planted as Planted,
 )
 from ._checksum import Checksum as Checksum
+from ._lattice_signature import LatticeSignature as LatticeSignature
 from ._memorizing import Memorizing as Memorizing, TriggerKey as TriggerKey
 from ._persistent import Persistent as Persistent
 from ._registry import (
@@ -36,6 +37,6 @@ from ._signature import Signature as Signature
 
 __all__ = [
     "AbstractConstruction", "Planted", "KINDS", "register", "get", "names", "registry",
-    "load_plugins", "RFF", "ReLU", "Checksum", "Signature", "Memorizing", "Persistent",
-    "TriggerKey",
+    "load_plugins", "RFF", "ReLU", "Checksum", "Signature", "LatticeSignature", "Memorizing",
+    "Persistent", "TriggerKey",
 ]  # fmt: skip

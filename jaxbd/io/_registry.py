@@ -48,6 +48,7 @@ _JAXBD_MODULES = (
     "jaxbd.constructions._relu",
     "jaxbd.constructions._checksum",
     "jaxbd.constructions._signature",
+    "jaxbd.constructions._lattice_signature",
     "jaxbd.constructions._memorizing",
     "jaxbd.constructions._persistent",
     "jaxbd._cli_workflow",
