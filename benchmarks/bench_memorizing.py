@@ -20,6 +20,8 @@ import jax.random as jr
 import numpy as np
 
 from jaxbd import datasets, memorizing as mz
+from jaxbd.memorizing._kernel import _sort_columns
+from jaxbd.memorizing._search import _split
 
 
 def numpy_search(x, cls, fit_idx, val_idx, directions):
@@ -92,7 +94,7 @@ def main(argv=None):
 
     xn = np.asarray(x)
     cls = (np.asarray(y) > 0).astype(np.int32)
-    tr, va = mz._split(jr.fold_in(key, 2**31 - 1), xn.shape[0], 0.2)
+    tr, va = _split(jr.fold_in(key, 2**31 - 1), xn.shape[0], 0.2)
     dirs = np.asarray(
         jax.vmap(lambda i: mz.candidate_direction(key, i, xn.shape[1]))(jnp.arange(n_cand))
     )
@@ -104,7 +106,7 @@ def main(argv=None):
     rows = 1 << max(1, (xn.shape[0] - 1).bit_length())
     w = jnp.asarray(dirs[: args.batch_size].T)
     block = jnp.concatenate([x @ w, jnp.full((rows - xn.shape[0], w.shape[1]), jnp.inf, x.dtype)])
-    net = jax.jit(mz._sort_columns)
+    net = jax.jit(_sort_columns)
     xla = jax.jit(lambda p: jnp.argsort(p, axis=0, stable=True))
     assert bool(jnp.all(net(block)[1] == xla(block)))
     net_s, _ = best_time(lambda: jax.block_until_ready(net(block)), 5)

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from jaxbd import memorizing as mz, sharding
+from jaxbd.memorizing._kernel import _count_below, _SearchBlock, _sort_columns
+from jaxbd.memorizing._search import _split
 from jaxbd.metrics import clean_accuracy, predict
 
 
@@ -145,7 +147,7 @@ def test_candidate_search_memory_bounded_by_batch():
     n, d, batch = 256, 8, 64
     x = jnp.zeros((n, d), jnp.float32)
     cls = jnp.zeros((n,), jnp.int32)
-    block = mz._SearchBlock(jr.key(0), x, cls, None, None, None, batch)
+    block = _SearchBlock(jr.key(0), x, cls, None, None, None, batch)
     mesh = sharding.batch_mesh(jax.devices()[:1])
 
     def temp_bytes(num):
@@ -167,7 +169,7 @@ def _reference_search(key, x, y, num_candidates, validation_fraction, x_eval, y_
     x, xe = np.asarray(x), np.asarray(x_eval)
     cls = (np.asarray(y) > 0).astype(np.int32)
     ce = (np.asarray(y_eval) > 0).astype(np.int32)
-    tr, va = mz._split(jr.fold_in(key, 2**31 - 1), x.shape[0], validation_fraction)
+    tr, va = _split(jr.fold_in(key, 2**31 - 1), x.shape[0], validation_fraction)
     eps = np.finfo(np.float32).eps
     out = []
 
@@ -237,12 +239,12 @@ def test_sort_columns_is_a_stable_argsort(seed, log_m, distinct):
     m = 2**log_m
     keys = rng.integers(0, distinct, (m, 3)).astype(np.float32)
     keys[rng.random((m, 3)) < 0.1] = np.inf
-    ks, rows = mz._sort_columns(jnp.asarray(keys))
+    ks, rows = _sort_columns(jnp.asarray(keys))
     order = np.argsort(keys, axis=0, kind="stable")
     np.testing.assert_array_equal(np.asarray(rows), order)
     np.testing.assert_array_equal(np.asarray(ks), np.take_along_axis(keys, order, 0))
     q = rng.integers(-1, distinct + 1, (5, 3)).astype(np.float32)
-    got = np.asarray(mz._count_below(ks, jnp.asarray(q)))
+    got = np.asarray(_count_below(ks, jnp.asarray(q)))
     want = np.stack([np.searchsorted(np.asarray(ks)[:, b], q[:, b]) for b in range(3)], 1)
     np.testing.assert_array_equal(got, want)
 
@@ -361,3 +363,47 @@ def test_constructor_checks_hold_for_tracers_and_audit_takes_label_subsets():
     keep = np.asarray(y) > 0
     rep = mz.audit(model, np.asarray(x)[keep], np.asarray(y)[keep])
     assert rep.counts.sum() == keep.sum()
+
+
+def test_saved_files_name_the_public_class_and_load(tmp_path):
+    """The package's submodules stay out of files: a network is saved as
+    `jaxbd.memorizing.SlicingNetwork` (the name files written before the split carry) and loads
+    back leaf for leaf."""
+    import jaxbd.io
+
+    x, y, model = _fit(5, 3)
+    path = tmp_path / "net.jaxbd"
+    jaxbd.io.save(path, model)
+    assert jaxbd.io.read_header(path)["classes"] == ["jaxbd.memorizing.SlicingNetwork"]
+    back = jaxbd.io.load(path)
+    assert type(back) is mz.SlicingNetwork
+    for a, b in zip(jax.tree_util.tree_leaves(model), jax.tree_util.tree_leaves(back)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_public_functions_check_traced_arguments():
+    """`candidate_direction` (the search calls it on traced indices) and `resolution` work under
+    jit with the same numbers as eagerly, and their value checks fire when the program runs;
+    the host-level functions refuse traced arguments by name."""
+    key = jr.key(3)
+    idx = jnp.arange(4, dtype=jnp.int32)
+    eager = np.stack([np.asarray(mz.candidate_direction(key, int(i), D)) for i in idx])
+    traced = jax.jit(jax.vmap(lambda i: mz.candidate_direction(key, i, D)))(idx)
+    np.testing.assert_array_equal(np.asarray(traced), eager)
+    with pytest.raises(Exception, match="`index` must be >= 0"):
+        jax.jit(lambda i: mz.candidate_direction(key, i, D))(jnp.int32(-1)).block_until_ready()
+    x, y, model = _fit(6)
+    np.testing.assert_array_equal(
+        np.asarray(jax.jit(mz.resolution)(model.w, x)), np.asarray(mz.resolution(model.w, x))
+    )
+    with pytest.raises(Exception, match="`x` contains NaN"):
+        jax.jit(mz.resolution)(model.w, x.at[0, 0].set(jnp.nan)).block_until_ready()
+    with pytest.raises(ValueError, match="`x` must be concrete"):
+        jax.jit(lambda v: mz.audit(model, v, y).counts)(x)
+    x_star = x[0] + 0.01
+    with pytest.raises(ValueError, match="`target` must be concrete"):
+        jax.jit(lambda t: mz.backdoor(model, x_star, t, eps=1e-3).w)(1.0)
+    x3, y3, m3 = _fit(2, 3)
+    for bad in (np.inf, np.nan):  # a multiclass target must be finite (named, not an overflow)
+        with pytest.raises(ValueError, match="`target`"):
+            mz.backdoor(m3, x3[0] + 0.01, bad, eps=1e-3)
