@@ -1,0 +1,167 @@
+r"""Sweeps as data: constructions x datasets x seeds x grid, planted and evaluated by one driver.
+
+A [`Sweep`][] names a registered construction (or passes an instance), the datasets, the seeds
+and a grid of hyperparameters; [`run_sweep`][] plants every cell through the construction
+interface (`jaxbd.constructions`: `plant`, then `evaluate` with its controls written once) and
+returns a [`SweepResult`][] whose metrics are arrays indexed `[dataset, *grid, seed]`, with
+`estimate(...)` turning a cell's seeds into an [`Estimate`][] for a [`Claim`][] — so an
+experiment is its sweep, its claims and its figures.
+
+Each cell is one host loop iteration: constructions whose `plant` runs host code (Ed25519
+signatures, lattice trapdoors) cannot be `vmap`ped over seeds, and the ones that can are
+already batched inside (`rff`'s heads train under one `vmap`). The dataset split follows the
+seed (`datasets.load(..., seed=seed)`), and the construction's own `normalize`.
+"""
+
+import dataclasses
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax.random as jr
+import numpy as np
+
+from .. import constructions, datasets
+from ._claims import Estimate, mean
+
+
+__all__ = ["DataSpec", "Sweep", "SweepResult", "run_sweep"]
+
+METRICS = (
+    "clean_accuracy_honest",
+    "clean_accuracy_backdoored",
+    "asr",
+    "control_honest",
+    "control_random",
+    "control_wrong_key",
+    "l0",
+    "l2",
+    "linf",
+    "relative_l2",
+)
+RATES = frozenset(METRICS[:6])  # fractions of the test inputs (Bernoulli trials)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """A bundled dataset: `name`, `classes` (e.g. `(3, 8)`, or None for all), and `label`."""
+
+    name: str
+    classes: tuple | None = None
+
+    @property
+    def label(self) -> str:
+        if self.classes is None:
+            return self.name
+        return f"{self.name} " + " vs ".join(str(c) for c in self.classes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """What to plant: a construction x datasets x seeds x a hyperparameter grid.
+
+    **Fields:** `construction` (a registry name or an instance whose fields are the fixed
+    hyperparameters); `datasets` (`DataSpec`s); `seeds`; `grid` (hyperparameter name ->
+    values, the grid is their product); `fixed` (hyperparameters applied to every cell);
+    `target` (for targeted constructions: the attacker's label; default the construction's).
+    """
+
+    construction: Any
+    datasets: Sequence[DataSpec]
+    seeds: Sequence[int]
+    grid: Mapping[str, Sequence] = dataclasses.field(default_factory=dict)
+    fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    target: Any = None
+
+    def __post_init__(self):
+        if not self.datasets or not self.seeds:
+            raise ValueError("a sweep needs at least one dataset and one seed.")
+        for name, values in self.grid.items():
+            if isinstance(values, (str, bytes)) or len(values) == 0:
+                raise ValueError(f"`grid[{name!r}]` must be a non-empty sequence of values.")
+
+    def base(self) -> constructions.AbstractConstruction:
+        c = self.construction
+        if isinstance(c, str):
+            return constructions.get(c)(**self.fixed)
+        if not isinstance(c, constructions.AbstractConstruction):
+            raise TypeError(f"`construction` must be a registry name or an instance, got {c!r}.")
+        return dataclasses.replace(c, **self.fixed) if self.fixed else c
+
+    def cells(self):
+        """`(grid point dict, construction)` for every point of the grid, in row-major order."""
+        base = self.base()
+        names = list(self.grid)
+        for values in itertools.product(*(self.grid[n] for n in names)):
+            point = dict(zip(names, values))
+            yield point, (dataclasses.replace(base, **point) if point else base)
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """Metrics of a sweep as arrays `[dataset, *grid, seed]` (`metrics[name]`), the number of
+    test inputs per dataset (`num_test`), and the planted models of the first seed per cell
+    (`planted[(dataset label, grid tuple)]`, for figures and white-box follow-ups)."""
+
+    sweep: Sweep
+    metrics: dict[str, np.ndarray]
+    num_test: np.ndarray
+    planted: dict
+
+    @property
+    def labels(self) -> list[str]:
+        return [d.label for d in self.sweep.datasets]
+
+    def _index(self, dataset, point) -> tuple:
+        di = self.labels.index(dataset) if isinstance(dataset, str) else int(dataset)
+        idx = [di]
+        for name, values in self.sweep.grid.items():
+            if name not in point:
+                raise ValueError(f"give the grid value of {name!r} (one of {list(values)}).")
+            idx.append(list(values).index(point[name]))
+        return tuple(idx)
+
+    def values(self, metric: str, dataset, **point) -> np.ndarray:
+        """The per-seed values of `metric` at one dataset and grid point."""
+        return self.metrics[metric][self._index(dataset, point)]
+
+    def estimate(self, metric: str, dataset, **point) -> Estimate:
+        """A cell's seeds as an `Estimate`: a mean over seeds, with the binomial floor of the
+        pooled test inputs for rates (ASR, accuracies, controls)."""
+        v = self.values(metric, dataset, **point)
+        di = self._index(dataset, point)[0]
+        trials = int(self.num_test[di]) if metric in RATES else None
+        return mean(v, trials=trials)
+
+    def estimates(self, metric: str, **point) -> dict[str, Estimate]:
+        """`estimate` for every dataset, by label (the usual metric of a per-dataset claim)."""
+        return {lbl: self.estimate(metric, lbl, **point) for lbl in self.labels}
+
+
+def run_sweep(sweep: Sweep, ctx=None) -> SweepResult:
+    """Plant and evaluate every cell of `sweep` (see the module docstring)."""
+    grid_shape = tuple(len(v) for v in sweep.grid.values())
+    shape = (len(sweep.datasets), *grid_shape, len(sweep.seeds))
+    out = {m: np.full(shape, np.nan) for m in METRICS}
+    num_test = np.zeros(len(sweep.datasets), dtype=np.int64)
+    planted: dict = {}
+    cells = list(sweep.cells())
+    work = list(itertools.product(range(len(sweep.datasets)), range(len(cells))))
+    if ctx is not None:
+        work = ctx.progress(work, f"sweep {cells[0][1].name}", total=len(work))
+    for di, ci in work:
+        spec = sweep.datasets[di]
+        point, c = cells[ci]
+        gi = np.unravel_index(ci, grid_shape) if grid_shape else ()
+        for si, seed in enumerate(sweep.seeds):
+            ds = datasets.load(spec.name, classes=spec.classes, seed=seed, normalize=c.normalize)
+            k_plant, k_eval = jr.split(jr.key(seed))
+            p = c.plant(k_plant, ds.x_train, ds.y_train)
+            ev = c.evaluate(k_eval, p, ds.x_test, ds.y_test, target=sweep.target)
+            for m in METRICS:
+                v = getattr(ev, m)
+                out[m][(di, *gi, si)] = np.nan if v is None else float(v)
+            num_test[di] = ds.x_test.shape[0]
+            if si == 0:
+                planted[(spec.label, tuple(point.values()))] = p
+    return SweepResult(sweep, out, num_test, planted)
