@@ -31,6 +31,12 @@ from ._core import (
     Table as Table,
     register as register,
 )
+from ._sweep import (
+    DataSpec as DataSpec,
+    Sweep as Sweep,
+    SweepResult as SweepResult,
+    run_sweep as run_sweep,
+)
 
 
 def registry() -> dict[str, Experiment]:
