@@ -63,7 +63,10 @@ class Sweep:
     **Fields:** `construction` (a registry name or an instance whose fields are the fixed
     hyperparameters); `datasets` (`DataSpec`s); `seeds`; `grid` (hyperparameter name ->
     values, the grid is their product); `fixed` (hyperparameters applied to every cell);
-    `target` (for targeted constructions: the attacker's label; default the construction's).
+    `target` (for targeted constructions: the attacker's label; default the construction's);
+    `activation` (hyperparameters that change only `activate`, e.g. the ReLU `strength`: every
+    planted cell is evaluated at each of their points without planting again; the metric
+    arrays get their axes after the grid's, `[dataset, *grid, *activation, seed]`).
     """
 
     construction: Any
@@ -72,11 +75,12 @@ class Sweep:
     grid: Mapping[str, Sequence] = dataclasses.field(default_factory=dict)
     fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     target: Any = None
+    activation: Mapping[str, Sequence] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if not self.datasets or not self.seeds:
             raise ValueError("a sweep needs at least one dataset and one seed.")
-        for name, values in self.grid.items():
+        for name, values in {**self.grid, **self.activation}.items():
             if isinstance(values, (str, bytes)) or len(values) == 0:
                 raise ValueError(f"`grid[{name!r}]` must be a non-empty sequence of values.")
 
@@ -115,7 +119,7 @@ class SweepResult:
     def _index(self, dataset, point) -> tuple:
         di = self.labels.index(dataset) if isinstance(dataset, str) else int(dataset)
         idx = [di]
-        for name, values in self.sweep.grid.items():
+        for name, values in {**self.sweep.grid, **self.sweep.activation}.items():
             if name not in point:
                 raise ValueError(f"give the grid value of {name!r} (one of {list(values)}).")
             idx.append(list(values).index(point[name]))
@@ -138,10 +142,18 @@ class SweepResult:
         return {lbl: self.estimate(metric, lbl, **point) for lbl in self.labels}
 
 
-def run_sweep(sweep: Sweep, ctx=None) -> SweepResult:
-    """Plant and evaluate every cell of `sweep` (see the module docstring)."""
+def run_sweep(sweep: Sweep, ctx=None, *, extra=None) -> SweepResult:
+    """Plant and evaluate every cell of `sweep` (see the module docstring).
+
+    `extra(construction, planted, ds, key) -> {name: float}`: further per-cell measurements
+    (e.g. a white-box quantity of the planted model), stored next to the standard metrics with
+    the same shape; it is called after each evaluation with the evaluated construction.
+    """
     grid_shape = tuple(len(v) for v in sweep.grid.values())
-    shape = (len(sweep.datasets), *grid_shape, len(sweep.seeds))
+    act_names = list(sweep.activation)
+    act_points = list(itertools.product(*(sweep.activation[n] for n in act_names)))
+    act_shape = tuple(len(sweep.activation[n]) for n in act_names)
+    shape = (len(sweep.datasets), *grid_shape, *act_shape, len(sweep.seeds))
     out = {m: np.full(shape, np.nan) for m in METRICS}
     num_test = np.zeros(len(sweep.datasets), dtype=np.int64)
     planted: dict = {}
@@ -157,10 +169,16 @@ def run_sweep(sweep: Sweep, ctx=None) -> SweepResult:
             ds = datasets.load(spec.name, classes=spec.classes, seed=seed, normalize=c.normalize)
             k_plant, k_eval = jr.split(jr.key(seed))
             p = c.plant(k_plant, ds.x_train, ds.y_train)
-            ev = c.evaluate(k_eval, p, ds.x_test, ds.y_test, target=sweep.target)
-            for m in METRICS:
-                v = getattr(ev, m)
-                out[m][(di, *gi, si)] = np.nan if v is None else float(v)
+            for ai, values in enumerate(act_points):
+                ce = dataclasses.replace(c, **dict(zip(act_names, values))) if act_names else c
+                ev = ce.evaluate(k_eval, p, ds.x_test, ds.y_test, target=sweep.target)
+                row = {m: getattr(ev, m) for m in METRICS}
+                row.update(extra(ce, p, ds, k_eval) if extra is not None else {})
+                idx = (di, *gi, *np.unravel_index(ai, act_shape), si)
+                for m, v in row.items():
+                    out.setdefault(m, np.full(shape, np.nan))[idx] = (
+                        np.nan if v is None else float(v)
+                    )
             num_test[di] = ds.x_test.shape[0]
             if si == 0:
                 planted[(spec.label, tuple(point.values()))] = p
