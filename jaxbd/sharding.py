@@ -2,7 +2,7 @@ r"""Spread a batched computation over every device with `jax.sharding`.
 
 Sweeps in jaxbd (seeds × parameters, smoothing over many inputs, detection over many models)
 are maps over a leading batch axis. [`sharded_map`][] runs such a map with the batch split over
-a one-dimensional device [`jax.sharding.Mesh`][] via a [`jax.sharding.NamedSharding`][]: XLA
+a one-dimensional device `jax.sharding.Mesh` via a `jax.sharding.NamedSharding`: XLA
 partitions the computation, there is no scheduler of ours. On one device it is `jit(vmap(fn))`.
 
 **Several processes** (`jax.distributed`, one process per host or several per machine): call

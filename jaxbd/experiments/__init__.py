@@ -38,6 +38,12 @@ from ._sweep import (
     run_sweep as run_sweep,
 )
 
+__all__ = [
+    "AtLeast", "AtMost", "Claim", "Context", "DataSpec", "Describe", "Estimate", "Experiment",
+    "ExperimentResult", "Figure", "Rule", "Sweep", "SweepResult", "Table", "Within", "exact",
+    "get", "mean", "rate", "register", "registry", "run_sweep",
+]  # fmt: skip
+
 
 def registry() -> dict[str, Experiment]:
     """All registered experiments, by name, in report order."""
