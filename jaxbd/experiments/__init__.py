@@ -38,6 +38,7 @@ from ._sweep import (
     run_sweep as run_sweep,
 )
 
+
 __all__ = [
     "AtLeast", "AtMost", "Claim", "Context", "DataSpec", "Describe", "Estimate", "Experiment",
     "ExperimentResult", "Figure", "Rule", "Sweep", "SweepResult", "Table", "Within", "exact",
