@@ -301,7 +301,12 @@ def check_target(target, num_classes: int, name: str = "target"):
         raise ValueError(f"{what}, a real number, got dtype {t.dtype}.")
     if is_concrete(t):
         v = float(np.asarray(t))
-        ok = v in (-1.0, 1.0) if num_classes == 2 else (v == round(v) and 0 <= v < num_classes)
+        finite = math.isfinite(v)  # round() overflows on inf and fails on NaN
+        ok = (
+            v in (-1.0, 1.0)
+            if num_classes == 2
+            else (finite and v == round(v) and 0 <= v < num_classes)
+        )
         if not ok:
             raise ValueError(f"{what}, got {target!r}.")
         return t
