@@ -19,6 +19,15 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._validate import check_example, check_target, is_concrete
+from ._checks import (
+    as_encoding,
+    as_params,
+    check_bits,
+    check_hash_matrix,
+    check_label_index,
+    check_unit_rows,
+    host_array,
+)
 from ._encoding import Encoding
 from ._key import LatticeSignatureKey
 from ._params import LatticeParams
@@ -31,7 +40,9 @@ __all__ = ["activate", "verify_reference", "hash_message", "prepare_message"]
 def hash_message(p: LatticeParams, hash_matrix, v) -> np.ndarray:
     """$M$ = bits of $Hv \\bmod q_h$, row-major, least significant bit first; `(..., k)`. `v`
     is all grid bits (`hash_matrix` is zero on the signature's)."""
-    h = np.asarray(hash_matrix, np.int64)
+    p = as_params(p)
+    h = check_hash_matrix(hash_matrix, p, None).astype(np.int64)
+    v = check_bits(v, "v", h.shape[1])
     z = np.mod(np.asarray(v, np.int64) @ h.T, 1 << p.hash_log_q)
     bits = (z[..., None] >> np.arange(p.hash_log_q)) & 1
     return bits.reshape(*z.shape[:-1], -1).astype(np.uint8)
@@ -40,6 +51,10 @@ def hash_message(p: LatticeParams, hash_matrix, v) -> np.ndarray:
 def prepare_message(enc: Encoding, p: LatticeParams, hash_matrix, x, target_index):
     """Public part of activation: the grid bits of `x` with payload cleared and the target
     written, and the message `M` they hash to. `x` is `(d,)` in [0, 1]."""
+    enc, p = as_encoding(enc), as_params(p)
+    hash_matrix = check_hash_matrix(hash_matrix, p, enc.grid_size)
+    x = check_unit_rows(x, "x", enc.input_dim, ndim=1)
+    target_index = check_label_index(target_index, enc.num_labels, "target_index")
     u = enc.grid(x)
     b, m = enc.payload_bits_per_coord, enc.payload_coords
     u[:m] = (u[:m] >> b) << b
@@ -179,7 +194,9 @@ def verify_reference(backdoor_key: LatticeSignatureKey, x) -> tuple[np.ndarray, 
     `(accepted, target_index)`. Used to test the network; not part of the model."""
     bk = _check_key(backdoor_key)
     p, enc = bk.params, bk.encoding
-    x = np.asarray(x)
+    x = host_array(x, "x", finite=False)  # NaN / inf: not canonical, rejected (as the network)
+    if x.ndim < 1 or x.shape[-1] != enc.input_dim:
+        raise ValueError(f"`x` must have last dimension {enc.input_dim}, got shape {x.shape}.")
     lead = x.shape[:-1]
     xs = x.reshape(-1, enc.input_dim)
     pub = bk.public_key.as_numpy()

@@ -23,7 +23,10 @@ import time
 
 import numpy as np
 
+from .._optional import fpylll
+from .._validate import check_int_range, check_positive, check_target
 from ._activate import encode_signature, prepare_message
+from ._checks import as_encoding, as_params, check_bits, check_unit_rows, host_array
 from ._params import LatticeParams
 from ._scheme import check_signature, selected_extension
 from ._security import _best_dimension, root_hermite_factor
@@ -94,7 +97,14 @@ def forge_signature(p: LatticeParams, public: dict, message, *, block_sizes=(2, 
     **Returns:** `(entries, info)`: the forged entries `(L,)` (or `None`) and a dict with the
     dimension, the block size that succeeded, seconds, and the best bounds reached.
     """
-    from fpylll import LLL, IntegerMatrix
+    p = as_params(p)
+    public = _check_public(p, public)
+    message = check_bits(message, "message", p.message_bits)
+    block_sizes = _check_block_sizes(block_sizes)
+    max_dim = check_int_range(max_dim, "max_dim", low=p.n + 2)
+    seed = check_int_range(seed, "seed", low=0)
+    time_limit = float(check_positive(time_limit, "time_limit"))
+    LLL, IntegerMatrix = fpylll("LLL", "IntegerMatrix")
 
     q, n = p.q, p.n
     a_r = np.concatenate(
@@ -163,6 +173,29 @@ def forge_signature(p: LatticeParams, public: dict, message, *, block_sizes=(2, 
     return None, info
 
 
+def _check_public(p: LatticeParams, public) -> dict:
+    """The public arrays `a_hat`, `a_gadget`, `ext0`, `ext1`, `u` with the shapes of `p`."""
+    shapes = dict(a_hat=(p.n, p.mbar - p.n), a_gadget=(p.n, p.w), ext0=(p.n, p.extension_entries),
+                  ext1=(p.n, p.extension_entries), u=(p.n,))  # fmt: skip
+    if not isinstance(public, dict) or not set(shapes) <= set(public):
+        raise ValueError(f"`public` must be a dict holding {sorted(shapes)}.")
+    out = dict(public)
+    for k, shape in shapes.items():
+        out[k] = host_array(public[k], f"public[{k!r}]", integer=True)
+        if out[k].shape != shape:
+            raise ValueError(f"`public[{k!r}]` must have shape {shape}, got {out[k].shape}.")
+    return out
+
+
+def _check_block_sizes(block_sizes) -> tuple[int, ...]:
+    if isinstance(block_sizes, (str, bytes)) or not hasattr(block_sizes, "__iter__"):
+        raise ValueError(f"`block_sizes` must be a sequence of integers, got {block_sizes!r}.")
+    out = tuple(check_int_range(b, "block_sizes", low=2, high=1024) for b in block_sizes)
+    if not out:
+        raise ValueError("`block_sizes` must name at least one block size (2 = LLL).")
+    return out
+
+
 def public_key_of(model) -> dict:
     """The public key as the forger reads it off the model's weights (verify and hash layers)."""
     p = model.params
@@ -182,10 +215,19 @@ def forge(model, x, target, **kwargs):
 
     **Returns:** `(x_forged or None, info)`; `kwargs` go to [`forge_signature`][].
     """
+    from ._model import LatticeSignatureBackdooredModel
+
+    if not isinstance(model, LatticeSignatureBackdooredModel):
+        raise ValueError(
+            f"`model` must be a LatticeSignatureBackdooredModel, got {type(model).__name__}."
+        )
     p, enc = model.params, model.encoding
     pub = public_key_of(model)
-    xn = np.clip(np.asarray(x), 0.0, 1.0)
-    bits, message = prepare_message(enc, p, pub["hash_matrix"], xn, enc.label_to_index(target))
+    xn = np.clip(host_array(x, "x", ndim=1), 0.0, 1.0)
+    if xn.shape != (enc.input_dim,):
+        raise ValueError(f"`x` must have shape ({enc.input_dim},), got {xn.shape}.")
+    t = check_target(target, 2 if enc.binary else enc.num_labels)
+    bits, message = prepare_message(enc, p, pub["hash_matrix"], xn, enc.label_to_index(t))
     entries, info = forge_signature(p, pub, message, **kwargs)
     if entries is None:
         return None, info
@@ -199,6 +241,10 @@ def forgery_frontier(points, *, block_sizes=(2,), time_limit=60.0, seed=0) -> li
     from ._scheme import keygen
     from ._security import security_estimate
 
+    points = _check_points(points)
+    block_sizes = _check_block_sizes(block_sizes)
+    check_positive(time_limit, "time_limit")
+    seed = check_int_range(seed, "seed", low=0)
     rows = []
     for n, kappa in points:
         p = LatticeParams(f"n{n}q{kappa}", n=n, log_q=kappa, hash_rows=1, hash_log_q=8,
@@ -216,12 +262,34 @@ def forgery_frontier(points, *, block_sizes=(2,), time_limit=60.0, seed=0) -> li
     return rows
 
 
+def _check_points(points) -> list[tuple[int, int]]:
+    bad = f"`points` must be a sequence of (n, log_q) integer pairs, got {points!r}."
+    if isinstance(points, (str, bytes)) or not hasattr(points, "__iter__"):
+        raise ValueError(bad)
+    out = []
+    for pt in points:
+        if isinstance(pt, (str, bytes)) or not hasattr(pt, "__len__") or len(pt) != 2:
+            raise ValueError(bad)
+        out.append((check_int_range(pt[0], "points (n)", low=1, high=4096),
+                    check_int_range(pt[1], "points (log_q)", low=4, high=20)))  # fmt: skip
+    if not out:
+        raise ValueError("`points` must hold at least one (n, log_q) pair.")
+    return out
+
+
 def replication_attempts(enc, xa, x, z, *, seed: int = 0) -> dict:
     """What an observer of activated pairs $(x_i, x'_i)$ can try without the key (and without
     lattice reduction), on other inputs `z`: replay the perturbation, transplant the payload,
     flip one grid bit of a valid $x'_i$, or write random signature bits. Returns a dict of
     attempted inputs (numpy, one per row); the tests and the experiment count how many verify."""
-    rng = np.random.default_rng(seed)
+    enc = as_encoding(enc)
+    xa, x, z = (check_unit_rows(a, nm, enc.input_dim, ndim=2) for a, nm in
+                ((xa, "xa"), (x, "x"), (z, "z")))  # fmt: skip
+    if not xa.shape == x.shape == z.shape:
+        raise ValueError(
+            f"`xa`, `x` and `z` must have the same shape, got {xa.shape}, {x.shape}, {z.shape}."
+        )
+    rng = np.random.default_rng(check_int_range(seed, "seed", low=0))
     n = x.shape[0]
     bits = enc.to_bits(enc.grid(np.asarray(xa)))
     bz = enc.to_bits(enc.grid(np.asarray(z)))

@@ -286,6 +286,9 @@ def network_size(model: LatticeSignatureBackdooredModel) -> dict:
 def verifier_size(p: LatticeParams, enc: Encoding) -> dict:
     """Units and (dense-equivalent) weights of the verifier for `p` and `enc`, computed from the
     layout without building it (what [`network_size`][] counts, up to weights that are 0 mod q)."""
+    from ._checks import as_encoding, as_params
+
+    p, enc = as_params(p), as_encoding(enc)
     d, f, n, k, c = enc.input_dim, enc.grid_bits, p.n, p.message_bits, enc.num_labels
     ext = p.extension_entries * p.entry_bits
     groups = p.entries + p.extension_entries

@@ -232,12 +232,13 @@ PARAMETER_SETS: dict = _presets()
 DEFAULT_PARAMS: LatticeParams = PARAMETER_SETS["default"]
 
 
-def get_params(params) -> LatticeParams:
-    """A [`LatticeParams`][] from an instance or a preset name (`ValueError` naming `params`)."""
+def get_params(params, *, name: str = "params") -> LatticeParams:
+    """A [`LatticeParams`][] from an instance or a preset name (`ValueError` naming `params`,
+    or `name`)."""
     if isinstance(params, LatticeParams):
         return params
     if isinstance(params, str) and params in PARAMETER_SETS:
         return PARAMETER_SETS[params]
     raise ValueError(
-        f"`params` must be a LatticeParams or one of {sorted(PARAMETER_SETS)}, got {params!r}."
+        f"`{name}` must be a LatticeParams or one of {sorted(PARAMETER_SETS)}, got {params!r}."
     )

@@ -45,6 +45,7 @@ import math
 
 import numpy as np
 
+from .._validate import check_int_range, check_range
 from ._params import LatticeParams, get_params
 
 
@@ -68,7 +69,7 @@ _SMALL = ((2, 1.02190), (5, 1.01862), (10, 1.01616), (15, 1.01485), (20, 1.01420
 
 def root_hermite_factor(beta: int) -> float:
     """$\\delta_\\beta$ of BKZ-β (module docstring, step 1). `beta <= 2` is LLL."""
-    beta = int(beta)
+    beta = check_int_range(beta, "beta", low=1, high=1 << 20)
     if beta <= 2:
         return _SMALL[0][1]
     if beta < 40:
@@ -132,6 +133,13 @@ def sis_attack(
     """The smallest BKZ block size that finds a vector of $\\Lambda_q^\\perp(A)$, $A \\in
     \\mathbb{Z}_q^{n \\times d}$ (`d = max_dimension`, `None` = unlimited), meeting the ℓ∞
     bound `bound` under the module's criterion. Success is monotone in β: binary search."""
+    n = check_int_range(n, "n", low=1)
+    check_range(log_q, "log_q", low=1.0, high=64.0)
+    if max_dimension is not None:
+        max_dimension = check_int_range(max_dimension, "max_dimension", low=1)
+    bound = check_int_range(bound, "bound", low=1)
+    if not isinstance(problem, str):
+        raise ValueError(f"`problem` must be a string (a label), got {problem!r}.")
     if bound >= 2.0 ** (log_q - 1):  # reduce any solution mod q: entries within q/2
         return SISAttack(problem, n, log_q, max_dimension, bound, 2, n, log_q - 1, log_q - 1)
     lo, hi = 2, 4096
@@ -228,9 +236,7 @@ def security_estimate(params, *, hashed_bits: int | None = None) -> SecurityEsti
     """
     p = get_params(params)
     if hashed_bits is not None:
-        check = int(hashed_bits)
-        if check < 1:
-            raise ValueError(f"`hashed_bits` must be >= 1, got {hashed_bits!r}.")
+        hashed_bits = check_int_range(hashed_bits, "hashed_bits", low=1)
     dim = p.n + p.entries
     forgery = sis_attack(p.n, p.log_q, dim, p.bound, problem="forgery (ISIS on A_M)")
     second = sis_attack(
