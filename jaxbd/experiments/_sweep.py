@@ -44,10 +44,12 @@ RATES = frozenset(METRICS[:6])  # fractions of the test inputs (Bernoulli trials
 
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
-    """A bundled dataset: `name`, `classes` (e.g. `(3, 8)`, or None for all), and `label`."""
+    """A bundled dataset: `name`, `classes` (e.g. `(3, 8)`, or None for all), `options` (further
+    keywords of `datasets.load`, e.g. a synthetic set's `dim`), and `label`."""
 
     name: str
     classes: tuple | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -166,7 +168,9 @@ def run_sweep(sweep: Sweep, ctx=None, *, extra=None) -> SweepResult:
         point, c = cells[ci]
         gi = np.unravel_index(ci, grid_shape) if grid_shape else ()
         for si, seed in enumerate(sweep.seeds):
-            ds = datasets.load(spec.name, classes=spec.classes, seed=seed, normalize=c.normalize)
+            ds = datasets.load(
+                spec.name, classes=spec.classes, seed=seed, normalize=c.normalize, **spec.options
+            )
             k_plant, k_eval = jr.split(jr.key(seed))
             p = c.plant(k_plant, ds.x_train, ds.y_train)
             for ai, values in enumerate(act_points):
