@@ -1,38 +1,48 @@
-r"""Fine-tuning any `eqx.Module` model with optax — the removal attempt of Chardouvelis–Dao.
+r"""Fine-tuning any JAX model with optax — the removal attempt of Chardouvelis–Dao.
 
 Chardouvelis & Dao ("impossibility of universal backdoors", §4) ask whether a defender who
 fine-tunes a (possibly backdoored) model on clean data removes a planted backdoor. This module is
-the fine-tuning half of that experiment, written once for every model of the library:
+the fine-tuning half of that experiment, written once for every model:
 
-- every inexact array of the model is trainable by default (`eqx.is_inexact_array`); a subset is
-  chosen with an equinox `filter_spec` (a pytree prefix of bools / leaf predicates) or with a
-  selector `where=lambda m: m.head` (only that sub-tree trains — "re-fit the last layer");
+- **models** (each applied to ONE example `x[i]`; fine-tuning vmaps): an `eqx.Module`; a Flax
+  NNX module (its `nnx.Param` variables train; other state stays fixed); a Flax linen model as
+  the pair `(module, variables)` with `variables = module.init(key, x[0])` (the `"params"`
+  collection trains; `module.apply(variables, x_i)`); a plain function as the pair
+  `(fn, params)` (`fn(params, x_i)`). The result is the same kind: a new NNX module, a new
+  `(module, variables)` / `(fn, params)` pair. The input is never modified;
+- every inexact array of the trainable part is trained by default; a subset is chosen with an
+  equinox `filter_spec` (a pytree prefix of bools / leaf predicates) or with a selector
+  `where=lambda m: m.head` ("re-fit the last layer"); for a Flax or function model both are
+  written against its params pytree (the NNX `nnx.State` of its `Param`s, the linen `"params"`
+  dict, the function's `params`);
 - minibatches are drawn from `key` (each step: `batch_size` distinct examples, uniformly at
   random, independently across steps);
-- the whole loop is one `lax.scan` inside one `eqx.filter_jit`;
+- the loop is `jaxbd.train.minimize`, the library's one optax loop (one `lax.scan` inside
+  one `eqx.filter_jit`);
 - the loss follows the output shape: a scalar score with ±1 labels gets the logistic loss
   $\mathrm{softplus}(-y\,s)$; logits `(c,)` with integer labels `0..c-1` get softmax
   cross-entropy; or a user callable `loss(output, y) -> scalar` for one example (it is vmapped
   and averaged over the minibatch);
 - [`finetune_with_history`][] also records, every `history_every` steps *inside the compiled
   loop*, the full-training-set loss and user metrics `metric(model) -> scalar` (e.g. the attack
-  success rate on a fixed activated batch), so an experiment can plot a backdoor fading as
-  fine-tuning proceeds.
+  success rate on a fixed activated batch), so an experiment can plot a backdoor fading.
 
 The returned model has the same tree structure, shapes and dtypes as the input; non-array and
 static fields are untouched; `steps=0` returns the input model object itself.
 
-**Validation** (every error names the argument): `key` must be one JAX PRNG key; `optimizer` an
-`optax.GradientTransformation` (a string such as `"adam"` is refused: pass `optax.adam(1e-3)`);
-`x` real floating and finite, `n >= 1` examples with no empty feature axis; with the default
-loss, `y` must hold labels of the model's task with at least two classes present (±1 for a
-scalar score, `0..c-1` for `c` logits); the model's trainable parameters must be finite before
-training, and a run whose loss or parameters become NaN/inf (a diverging or NaN learning rate,
-e.g. `optax.sgd(nan)`) is a `ValueError` naming `optimizer` — never a NaN model returned
-silently.
+**Validation** (every error names the argument), on the host for static values and concrete
+data, with `eqx.error_if` for traced data (so both functions run under `jit`/`vmap`, e.g.
+mapped over seeds with `jaxbd.sharding.sharded_map`): `key` must be one JAX PRNG key;
+`optimizer` an `optax.GradientTransformation` (a string such as `"adam"` is refused); `x` real
+floating and finite, `n >= 1` examples with no empty feature axis; with the default loss, `y`
+must hold labels of the model's task with at least two classes present (±1 for a scalar score,
+`0..c-1` for `c` logits); the trainable parameters must be finite before training, and a run
+whose loss or parameters become NaN/inf (e.g. `optax.sgd(nan)`) is an error naming `optimizer` —
+never a NaN model returned silently.
 """
 
 from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import equinox as eqx
 import jax
@@ -40,19 +50,18 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, PRNGKeyArray, PyTree
 
-from ._validate import (
-    as_key,
-    check_finite,
-    check_floating,
-    check_int_range,
-    check_labels,
-    is_concrete,
-)
+from . import _model_kinds as kinds
+from ._validate import as_key, check_finite, check_floating, check_int_range, is_concrete
+from .train import check_optimizer, minimize, record_steps
 
 
+# (`logistic_loss` and `cross_entropy_loss`, the default losses, are public names for `loss=`;
+# being plain elementwise functions they are not listed with the validated entry points.)
 __all__ = ["finetune", "finetune_with_history", "trainable_spec", "FinetuneHistory"]
+
+Model = TypeVar("Model")
 
 
 class _Trainable:
@@ -63,7 +72,7 @@ class _Trainable:
         self.leaf = leaf
 
 
-def trainable_spec(model: eqx.Module, where: Callable | None = None):
+def trainable_spec(model: PyTree, where: Callable | None = None) -> PyTree:
     """The boolean filter spec (same structure as `model`) marking the trainable leaves.
 
     **Arguments:**
@@ -95,7 +104,7 @@ class FinetuneHistory(eqx.Module):
     - `steps`: int array `(r,)`, the number of optimiser steps taken at each record
       (`0, k, 2k, ...` and finally `steps`).
     - `loss`: `(r,)`, the loss on the whole training set `(x, y)` at each record.
-    - `metrics`: dict name -> `(r,)` array of `metric(model)` at each record.
+    - `metrics`: dict name -> `(r,)` array of `metric(model) -> scalar` at each record.
     """
 
     steps: Array
@@ -103,89 +112,80 @@ class FinetuneHistory(eqx.Module):
     metrics: dict[str, Array]
 
 
-def _logistic(score, label):
-    return jax.nn.softplus(-label * score)
+def logistic_loss(score: ArrayLike, label: ArrayLike) -> Array:
+    r"""The default loss of a scalar score with a ±1 label: $\mathrm{softplus}(-y\,s)$."""
+    return jax.nn.softplus(-jnp.asarray(label) * jnp.asarray(score))
 
 
-def _cross_entropy(logits, label):
-    return optax.softmax_cross_entropy_with_integer_labels(logits, label)
+def cross_entropy_loss(logits: ArrayLike, label: ArrayLike) -> Array:
+    """The default loss of logits `(c,)` with an integer label `0..c-1`: softmax cross-entropy."""
+    return optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), jnp.asarray(label))
 
 
-def _default_loss(output_shape, y, x):
-    """Pick the loss from the output shape and check the labels against it (host-side)."""
-    y_np = np.asarray(y)
+def _check_values(y, pred: Callable, message: str):
+    """`ValueError(message)` when `pred(y)` holds and is known now (concrete `y`, also inside
+    `jit`), else `eqx.error_if`; returns `y` (use the result)."""
+    with jax.ensure_compile_time_eval():
+        bad = pred(y)
+    if is_concrete(bad):
+        if bool(bad):
+            raise ValueError(message)
+        return y
+    return eqx.error_if(y, bad, message)
+
+
+def _default_loss(output_shape, y):
+    """Pick the loss from the output shape and check the labels against it; returns (loss, y)."""
+    with jax.ensure_compile_time_eval():
+        known = is_concrete(y) and is_concrete(jnp.min(y))
+        shown = np.unique(np.asarray(y))[:10] if known else "(traced)"
+        low, high = (int(jnp.min(y)), int(jnp.max(y))) if known else ("?", "?")
     if len(output_shape) == 0:
-        if not np.issubdtype(y_np.dtype, np.floating) or not set(np.unique(y_np).tolist()) <= {
-            -1.0,
-            1.0,
-        }:
+        if not jnp.issubdtype(y.dtype, jnp.floating):
             raise ValueError(
                 "`y` must hold float labels -1.0/+1.0 for a model with a scalar score "
-                f"(got dtype {y_np.dtype}, values {np.unique(y_np)[:10]})."
+                f"(got dtype {y.dtype}, values {shown})."
             )
-        check_labels(y, x, num_classes=2, training=True)  # both classes present
-        return _logistic
+        msg = "`y` must hold float labels -1.0/+1.0 for a model with a scalar score"
+        y = _check_values(y, lambda v: ~jnp.all((v == 1) | (v == -1)), msg + f" (got {shown}).")
+        two = lambda v: ~(jnp.any(v == 1) & jnp.any(v == -1))
+        msg = f"`y` holds a single class ({shown}); need both -1 and +1."
+        return logistic_loss, _check_values(y, two, msg)
     if len(output_shape) == 1:
         c = output_shape[0]
-        if not np.issubdtype(y_np.dtype, np.integer):
+        if not jnp.issubdtype(y.dtype, jnp.integer):
             raise ValueError(
                 f"`y` must hold integer labels 0..{c - 1} for a model with logits of shape "
-                f"({c},), got dtype {y_np.dtype}."
+                f"({c},), got dtype {y.dtype}."
             )
-        if y_np.size and (y_np.min() < 0 or y_np.max() >= c):
-            raise ValueError(
-                f"`y` must hold integer labels 0..{c - 1} for a model with {c} logits, got "
-                f"values in [{y_np.min()}, {y_np.max()}]."
-            )
-        if np.unique(y_np).size < 2:
-            raise ValueError(
-                f"`y` holds a single class ({np.unique(y_np).tolist()}); fine-tuning needs at "
-                "least two classes."
-            )
-        return _cross_entropy
+        msg = f"`y` must hold integer labels 0..{c - 1} for a model with {c} logits"
+        y = _check_values(
+            y, lambda v: jnp.any((v < 0) | (v >= c)), msg + f", got [{low}, {high}]."
+        )
+        msg = f"`y` holds a single class ({shown}); fine-tuning needs at least two classes."
+        return cross_entropy_loss, _check_values(y, lambda v: jnp.all(v == v[0]), msg)
     raise ValueError(
         f"the default loss needs a scalar score or a logits vector per example, the model returns "
         f"shape {tuple(output_shape)}; pass `loss=`."
     )
 
 
-def _check_optimizer(optimizer):
-    if isinstance(optimizer, (str, bytes)) or not (
-        callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
-    ):
-        raise ValueError(
-            "`optimizer` must be an optax.GradientTransformation (e.g. optax.adam(1e-3) or "
-            f"optax.sgd(1e-2)), got {optimizer!r}."
-        )
-    return optimizer
-
-
-def _check_params_finite(params, what: str) -> None:
-    """Host check (one reduction per leaf, after the compiled loop) that `params` are finite."""
-    for leaf in jax.tree.leaves(params):
-        if eqx.is_inexact_array(leaf) and not bool(jnp.all(jnp.isfinite(leaf))):
-            raise ValueError(what)
+def _finite(tree, message: str):
+    """Every inexact leaf of `tree` must be finite: host check, or `eqx.error_if` when traced."""
+    check = lambda leaf: _check_values(leaf, lambda v: ~jnp.all(jnp.isfinite(v)), message)
+    return jax.tree.map(lambda v: check(v) if eqx.is_inexact_array(v) else v, tree)
 
 
 _DIVERGED = (
-    "fine-tuning produced NaN or inf parameters (the loss diverged): check `optimizer` (a "
-    "finite, small enough learning rate) and `loss`."
+    "fine-tuning produced NaN or inf {} (the loss diverged): check `optimizer` (a finite, small "
+    "enough learning rate) and `loss`."
 )
 
 
-def _prepare(model, x, y, steps, batch_size, loss, filter_spec, where):
-    """Validate everything host-side; return (x, y, loss_fn, spec, steps, batch_size)."""
-    if not isinstance(model, eqx.Module):
-        raise ValueError(f"`model` must be an eqx.Module, got {type(model).__name__}.")
-    steps = check_int_range(steps, "steps", low=0)
-    if isinstance(x, (str, bytes)) or x is None:
-        raise ValueError(f"`x` must be a floating array, got {type(x).__name__}.")
-    x = jnp.asarray(x)
+def _check_data(x, y, batch_size):
+    x = check_floating(x, "x")
     if x.ndim < 2:
         raise ValueError(f"`x` must have shape (num_examples, ...), got shape {x.shape}.")
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"`x` must have a floating dtype, got {x.dtype}.")
-    x = check_floating(x, "x")
     n = x.shape[0]
     if n < 1:
         raise ValueError("`x` holds no examples.")
@@ -196,43 +196,37 @@ def _prepare(model, x, y, steps, batch_size, loss, filter_spec, where):
         raise ValueError(
             f"`x` and `y` have different lengths: {n} examples, labels of shape {y.shape}."
         )
-    if not is_concrete(x) or not is_concrete(y):
-        raise ValueError("`x` and `y` must be concrete arrays (call finetune outside jit).")
-    x = check_finite(x, "x")
-    y = check_finite(y, "y")
     batch_size = n if batch_size is None else check_int_range(batch_size, "batch_size", low=1)
     if batch_size > n:
         raise ValueError(f"`batch_size` must be <= the number of examples {n}, got {batch_size}.")
+    return check_finite(x, "x"), check_finite(y, "y"), batch_size
+
+
+def _prepare(key, model, x, y, optimizer, steps, batch_size, loss, filter_spec, where):
+    """Validate; return (wrapped, x, y, loss, spec, steps, batch_size)."""
+    as_key(key)
+    check_optimizer(optimizer)
+    module, kind = kinds.to_module(model)
+    steps = check_int_range(steps, "steps", low=0)
+    x, y, batch_size = _check_data(x, y, batch_size)
     try:
-        out = eqx.filter_eval_shape(model, x[0])
+        out = eqx.filter_eval_shape(module, x[0])
     except ValueError:
         raise
     except Exception as e:
         raise ValueError(f"`model` cannot be applied to one example of `x`: {e}") from e
     if loss is None:
-        loss = _default_loss(out.shape, y, x)
+        loss, y = _default_loss(out.shape, y)
         if len(out.shape) == 0:
             y = y.astype(out.dtype)
     elif not callable(loss):
         raise ValueError(f"`loss` must be a callable loss(output, y) -> scalar, got {loss!r}.")
     if filter_spec is not None and where is not None:
         raise ValueError("pass either `filter_spec` or `where`, not both.")
+    filter_spec, where = kinds.inner_spec(module, kind, filter_spec, where)
     if filter_spec is None:
-        filter_spec = trainable_spec(model, where)
-    return x, y, loss, filter_spec, steps, batch_size
-
-
-def _check_call(key, model, optimizer):
-    """Checks of the public entry points that the private loop (`_prepare`) does not need."""
-    as_key(key)
-    _check_optimizer(optimizer)
-
-
-def _check_start(model, spec):
-    params, _ = _split(model, spec)
-    _check_params_finite(
-        params, "`model` has NaN or inf trainable parameters; fine-tuning cannot start from them."
-    )
+        filter_spec = trainable_spec(module, where)
+    return module, x, y, loss, filter_spec, steps, batch_size
 
 
 def _split(model, filter_spec):
@@ -242,149 +236,107 @@ def _split(model, filter_spec):
     return params, eqx.combine(fixed, static)
 
 
-def _mean_loss(params, static, loss_fn, xb, yb):
-    model = eqx.combine(params, static)
-    out = jax.vmap(model)(xb)
-    return jnp.mean(jax.vmap(loss_fn)(out, yb))
+def _start(module, spec):
+    params, static = _split(module, spec)
+    msg = "`model` has NaN or inf trainable parameters; fine-tuning cannot start from them."
+    return _finite(params, msg), static
 
 
-def _apply(params, updates):
-    # Keep every leaf's dtype (optax updates can carry a wider dtype under x64).
-    return jax.tree.map(
-        lambda p, u: p if u is None else (p + u).astype(p.dtype),
-        params,
-        updates,
-        is_leaf=lambda v: v is None,
-    )
+class _Objective(eqx.Module):
+    """The mean loss of a minibatch of `batch_size` examples drawn with the step's key."""
+
+    static: PyTree
+    loss: Callable
+    x: Array
+    y: Array
+    batch_size: int = eqx.field(static=True)
+
+    def mean(self, params, xb, yb):
+        model = eqx.combine(params, self.static)
+        return jnp.mean(jax.vmap(self.loss)(jax.vmap(model)(xb), yb))
+
+    def __call__(self, params, key):
+        n = self.x.shape[0]
+        if self.batch_size == n:
+            return self.mean(params, self.x, self.y)
+        # A uniformly random `batch_size`-subset: the indices of the largest of n i.i.d.
+        # uniforms. Same law as `jr.choice(..., replace=False)`, which permutes all n
+        # (an O(n log n) sort per step, ~40x slower on CPU for n = 20k).
+        idx = jax.lax.top_k(jr.uniform(key, (n,)), self.batch_size)[1]
+        return self.mean(params, self.x[idx], self.y[idx])
 
 
-def _optax_promotion():
-    # Some optax transformations (e.g. Adam's bias correction `b1 ** count`, count int32) rely on
-    # standard dtype promotion; allow it for the optimiser only, so a user running with
-    # `jax_numpy_dtype_promotion="strict"` can still use them. Our own code stays strict.
-    return jax.numpy_dtype_promotion("standard")
+class _Record(eqx.Module):
+    """The full-training-set loss and the user metrics (each given the user's kind of model)."""
 
+    objective: _Objective
+    metrics: dict
 
-def _make_step(static, loss_fn, optimizer, x, y, batch_size):
-    n = x.shape[0]
-    grad_fn = jax.value_and_grad(_mean_loss)
-
-    def step(carry, key):
-        params, opt_state = carry
-        if batch_size == n:
-            xb, yb = x, y
-        else:
-            # A uniformly random `batch_size`-subset: the indices of the largest of n i.i.d.
-            # uniforms. Same law as `jr.choice(..., replace=False)`, which permutes all n
-            # (an O(n log n) sort per step, ~40x slower on CPU for n = 20k).
-            idx = jax.lax.top_k(jr.uniform(key, (n,)), batch_size)[1]
-            xb, yb = x[idx], y[idx]
-        value, grads = grad_fn(params, static, loss_fn, xb, yb)
-        with _optax_promotion():
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (_apply(params, updates), opt_state), value
-
-    return step
-
-
-@eqx.filter_jit
-def _run(key, params, static, x, y, optimizer, loss_fn, steps, batch_size):
-    step = _make_step(static, loss_fn, optimizer, x, y, batch_size)
-    with _optax_promotion():
-        opt_state = optimizer.init(params)
-    keys = jr.split(jr.split(key)[0], steps)  # the same keys as `_run_history` uses
-    (params, _), _ = jax.lax.scan(step, (params, opt_state), keys)
-    return params
-
-
-@eqx.filter_jit
-def _run_history(key, params, static, x, y, optimizer, loss_fn, steps, batch_size, every, metrics):
-    step = _make_step(static, loss_fn, optimizer, x, y, batch_size)
-    with _optax_promotion():
-        opt_state = optimizer.init(params)
-    num_chunks, rest = divmod(steps, every)
-
-    def record(p):
-        model = eqx.combine(p, static)
-        full = _mean_loss(p, static, loss_fn, x, y)
-        return full, {name: jnp.asarray(m(model)) for name, m in metrics.items()}
-
-    def chunk(carry, keys):
-        carry, _ = jax.lax.scan(step, carry, keys)
-        return carry, record(carry[0])
-
-    k_chunks, k_rest = jr.split(key)
-    first = record(params)
-    keys = jr.split(k_chunks, num_chunks * every).reshape(num_chunks, every)
-    carry, (losses, values) = jax.lax.scan(chunk, (params, opt_state), keys)
-    stack = lambda a, b: jnp.concatenate([a[None], b], axis=0)
-    losses = stack(first[0], losses)
-    values = {name: stack(first[1][name], values[name]) for name in metrics}
-    if rest:
-        carry, _ = jax.lax.scan(step, carry, jr.split(k_rest, rest))
-        last = record(carry[0])
-        losses = jnp.concatenate([losses, last[0][None]])
-        values = {name: jnp.concatenate([values[name], last[1][name][None]]) for name in metrics}
-    return carry[0], losses, values
+    def __call__(self, params):
+        model = kinds.from_module(eqx.combine(params, self.objective.static))
+        full = self.objective.mean(params, self.objective.x, self.objective.y)
+        return full, {name: jnp.asarray(m(model)) for name, m in self.metrics.items()}
 
 
 def finetune(
     key: PRNGKeyArray,
-    model: eqx.Module,
-    x: Array,
-    y: Array,
+    model: Model,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     optimizer: optax.GradientTransformation,
     steps: int,
     batch_size: int | None = None,
     loss: Callable | None = None,
-    filter_spec=None,
+    filter_spec: Any = None,
     where: Callable | None = None,
-) -> eqx.Module:
+) -> Model:
     r"""Fine-tune `model` on `(x, y)` with `optimizer` for `steps` steps (Chardouvelis–Dao §4).
 
     **Arguments:**
 
     - `key`: JAX PRNG key drawing the minibatches.
-    - `model`: any `eqx.Module` taking one example `x[i]` (scalar score or logits).
-    - `x`: inputs `(n, ...)`, floating, finite. `y`: labels `(n,)` — ±1 floats for a scalar
-      score, integers `0..c-1` for logits `(c,)`, or anything `loss` accepts.
+    - `model`: the model, taking one example `x[i]` (scalar score or logits): an `eqx.Module`,
+      a Flax NNX module, a Flax linen pair `(module, variables)`, or a pair `(fn, params)` with
+      `fn(params, x_i)` (see the module docstring).
+    - `x`: inputs `(n, ...)`, floating, finite (numpy or JAX). `y`: labels `(n,)` — ±1 floats
+      for a scalar score, integers `0..c-1` for logits `(c,)`, or anything `loss` accepts.
     - `optimizer`: an `optax.GradientTransformation` (e.g. `optax.sgd(1e-2)`, `optax.adam(1e-3)`).
     - `steps`: number of optimiser steps (`>= 0`; `0` returns `model` itself, bit-identical).
     - `batch_size`: examples per step (default: the whole set, i.e. full-batch gradient descent);
       each step draws `batch_size` distinct examples uniformly at random from `key`.
-    - `loss`: `loss(output, label) -> scalar` for ONE example; default logistic
-      $\mathrm{softplus}(-y s)$ (scalar score) or softmax cross-entropy (logits).
+    - `loss`: `loss(output, label) -> scalar` for ONE example; default `logistic_loss`
+      (scalar score) or `cross_entropy_loss` (logits).
     - `filter_spec`: an equinox filter spec (pytree prefix of bools or leaf predicates) choosing
-      the trainable leaves; default every inexact array (`eqx.is_inexact_array`). Leaves that are
-      not inexact arrays never train.
+      the trainable leaves; default every inexact array (`eqx.is_inexact_array`) of the
+      trainable part. Leaves that are not inexact arrays never train.
     - `where`: alternatively, a selector like `lambda m: m.head`: only that sub-tree trains
       (see [`trainable_spec`][]).
 
-    **Returns:** the fine-tuned model: same tree structure, shapes, dtypes and static fields.
+    **Returns:** the fine-tuned model, of the same kind as `model`, with the same tree
+    structure, shapes, dtypes and static fields.
 
     **Raises:** `ValueError` for `steps < 0`, a bad `batch_size`, `x`/`y` of different lengths,
-    NaN/inf in the data, labels that do not fit the model's output, or a model that cannot be
-    applied to `x[0]`.
+    NaN/inf in the data, labels that do not fit the model's output, a model that cannot be
+    applied to `x[0]`, or a diverged run (under `jit`, the value checks raise when run).
     """
-    _check_call(key, model, optimizer)
-    x, y, loss, spec, steps, batch_size = _prepare(
-        model, x, y, steps, batch_size, loss, filter_spec, where
+    module, x, y, loss, spec, steps, batch_size = _prepare(
+        key, model, x, y, optimizer, steps, batch_size, loss, filter_spec, where
     )
     if steps == 0:
         return model
-    _check_start(model, spec)
-    params, static = _split(model, spec)
-    params = _run(key, params, static, x, y, optimizer, loss, steps, batch_size)
-    _check_params_finite(params, _DIVERGED)
-    return eqx.combine(params, static)
+    params, static = _start(module, spec)
+    objective = _Objective(static, loss, x, y, batch_size)
+    params = minimize(key, objective, params, optimizer=optimizer, steps=steps)
+    params = _finite(params, _DIVERGED.format("parameters"))
+    return cast(Model, kinds.from_module(eqx.combine(params, static)))
 
 
 def finetune_with_history(
     key: PRNGKeyArray,
-    model: eqx.Module,
-    x: Array,
-    y: Array,
+    model: Model,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     optimizer: optax.GradientTransformation,
     steps: int,
@@ -392,46 +344,49 @@ def finetune_with_history(
     metrics: Mapping[str, Callable] | None = None,
     batch_size: int | None = None,
     loss: Callable | None = None,
-    filter_spec=None,
+    filter_spec: Any = None,
     where: Callable | None = None,
-) -> tuple[eqx.Module, FinetuneHistory]:
+) -> tuple[Model, FinetuneHistory]:
     """[`finetune`][], also recording the loss and `metrics` every `history_every` steps.
 
     The records are taken inside the compiled loop, after `0, k, 2k, ...` steps and after the
     last step (`k = history_every`). `metrics` maps a name to a jittable `metric(model) ->
-    scalar`, e.g. `lambda m: jnp.mean(jnp.sign(jax.vmap(m)(x_act)) != y_clean)`; close over any
-    data it needs. The recorded loss is the mean loss on the whole `(x, y)`.
+    scalar` (given the model in the kind that was passed), e.g.
+    `lambda m: jnp.mean(jnp.sign(jax.vmap(m)(x_act)) != y_clean)`; close over any data it needs.
+    The recorded loss is the mean loss on the whole `(x, y)`.
 
     With the same `key` the returned model is the one [`finetune`][] returns when `steps` is a
     multiple of `history_every` (the minibatch keys are split differently otherwise).
 
     **Returns:** `(model, FinetuneHistory)`.
     """
-    _check_call(key, model, optimizer)
-    x, y, loss, spec, steps, batch_size = _prepare(
-        model, x, y, steps, batch_size, loss, filter_spec, where
+    module, x, y, loss, spec, steps, batch_size = _prepare(
+        key, model, x, y, optimizer, steps, batch_size, loss, filter_spec, where
     )
-    every = check_int_range(history_every, "history_every", low=1)
+    recorded = record_steps(steps, history_every)
     metrics = {} if metrics is None else dict(metrics)
     for name, m in metrics.items():
         if not callable(m):
             raise ValueError(f"metric {name!r} must be a callable metric(model) -> scalar.")
-    _check_start(model, spec)
-    params, static = _split(model, spec)
-    params, losses, values = _run_history(
-        key, params, static, x, y, optimizer, loss, steps, batch_size, every, metrics
+    params, static = _start(module, spec)
+    objective = _Objective(static, loss, x, y, batch_size)
+    params, (losses, values) = minimize(
+        key,
+        objective,
+        params,
+        optimizer=optimizer,
+        steps=steps,
+        history_every=history_every,
+        record=_Record(objective, metrics),
     )
-    if steps > 0:
-        _check_params_finite(params, _DIVERGED)
-    if not bool(jnp.all(jnp.isfinite(losses))):
-        raise ValueError(_DIVERGED.replace("parameters", "loss values", 1))
     for name, v in values.items():
         if v.ndim != 1:
             raise ValueError(f"metric {name!r} must return a scalar, got shape {v.shape[1:]}.")
-    num_chunks, rest = divmod(steps, every)
-    record_steps = [i * every for i in range(num_chunks + 1)] + ([steps] if rest else [])
+    if steps > 0:
+        params = _finite(params, _DIVERGED.format("parameters"))
+    losses = _finite(losses, _DIVERGED.format("loss values"))
     history = FinetuneHistory(
-        steps=jnp.asarray(record_steps, dtype=jnp.int32), loss=losses, metrics=values
+        steps=jnp.asarray(recorded, dtype=jnp.int32), loss=losses, metrics=values
     )
-    result = model if steps == 0 else eqx.combine(params, static)
-    return result, history
+    result = model if steps == 0 else kinds.from_module(eqx.combine(params, static))
+    return cast(Model, result), history

@@ -58,6 +58,7 @@ from ._validate import (
     check_xy,
     is_concrete,
 )
+from .finetune import finetune
 from .keys import AbstractBackdoorKey
 
 
@@ -329,23 +330,15 @@ def _fit_head(key, g, x, y, head, head_mix, head_steps, head_lr) -> RandomReLU:
     """Everything Train-Random-ReLU does after the first layer `g` is drawn (shared code).
 
     Traceable in `key`, `g`, `x`, `y` (the arguments are validated by the callers), so the
-    experiments can map it over seeds with `jaxbd.sharding.sharded_map`. The trained head runs
-    `jaxbd.finetune`'s compiled loop directly (full-batch Adam on the logistic loss): exactly
-    what `finetune(key, init, phi, y, optimizer=adam(head_lr), steps=head_steps)` does after
-    its host-side checks.
+    experiments can map it over seeds with `jaxbd.sharding.sharded_map`. The trained head is
+    `jaxbd.finetune.finetune(key, init, phi, y, optimizer=adam(head_lr), steps=head_steps)`
+    (full-batch Adam on the logistic loss; its value checks are `eqx.error_if` when traced).
     """
-    from .finetune import _logistic, _run, _split, trainable_spec
-
     phi = _features(g, x)
     w = jnp.full((g.shape[0],), 1.0 / g.shape[0], x.dtype)
     if head == "trained":
         fitted = _head_init(phi, y, w, head_mix)
-        if head_steps > 0:
-            params, static = _split(fitted, trainable_spec(fitted))
-            params = _run(
-                key, params, static, phi, y, _adam(head_lr), _logistic, head_steps, phi.shape[0]
-            )
-            fitted = eqx.combine(params, static)
+        fitted = finetune(key, fitted, phi, y, optimizer=_adam(head_lr), steps=head_steps)
         w = fitted.weights()
     return _finish(g, phi, y, w)
 

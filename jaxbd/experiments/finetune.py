@@ -20,7 +20,7 @@ import optax
 from matplotlib.figure import Figure as MplFigure
 
 from .. import datasets, relu
-from ..finetune import _logistic, _prepare, _run_history, _split, trainable_spec
+from ..finetune import finetune_with_history
 from ..metrics import mean_std, random_perturbation
 from ..sharding import sharded_map
 from . import Claim, Context, ExperimentResult, Figure, Table, register
@@ -118,22 +118,19 @@ _HEADS = {"rff": lambda m: m.head, "relu": lambda m: (m.w, m.tau, m.scale)}
 
 @functools.cache
 def _tune_seeds(kind, mode, name, lr, steps, every, batch):
-    """`finetune_with_history(key, model, x, y, optimizer=_optimizer(name, lr), steps=steps,
-    history_every=every, metrics=metrics, batch_size=batch, where=...)`'s metric records for one
-    seed, after its host-side checks (done by the caller): the same compiled loop
-    (`jaxbd.finetune._run_history`, logistic loss of a scalar score), traceable in the model,
-    the data and the metrics, so the seeds of a setting are mapped with
-    `jaxbd.sharding.sharded_map` over all devices (one after another on each device: the loop
-    is long and sequential, so per-device `vmap` would only add work)."""
+    """The metric records of `finetune_with_history(key, model, x, y, optimizer=_optimizer(name,
+    lr), steps=steps, history_every=every, metrics=metrics, batch_size=batch, where=...)` for one
+    seed. `finetune_with_history` is traceable (its value checks are `eqx.error_if` under
+    tracing), so the seeds of a setting are mapped with `jaxbd.sharding.sharded_map` over all
+    devices (one after another on each device: the loop is long and sequential, so per-device
+    `vmap` would only add work)."""
     where = None if mode == "all" else _HEADS[kind]
+    kw = dict(steps=steps, history_every=every, batch_size=batch, where=where)
 
     def one(key, model, x, y, metrics):
-        params, static = _split(model, trainable_spec(model, where))
         opt = _optimizer(name, lr)
-        _, _, values = _run_history(
-            key, params, static, x, y, opt, _logistic, steps, batch, every, metrics
-        )
-        return values
+        _, history = finetune_with_history(key, model, x, y, optimizer=opt, metrics=metrics, **kw)
+        return history.metrics
 
     return one
 
@@ -182,8 +179,6 @@ def run(ctx: Context) -> ExperimentResult:
         zeroed = stack([b["zero_head"](b["model"]) for b in built])
         metrics = stack([b["metrics"] for b in built])
         acc_only = stack([{"acc": b["metrics"]["acc"]} for b in built])
-        for b in built:  # host-side validation, as finetune_with_history does it
-            _prepare(b["model"], b["ds"].x_train, b["ds"].y_train, steps, batch, None, None, None)
         k_tune = jnp.stack([jr.fold_in(k, 2) for k in keys])
         k_scratch = jnp.stack([jr.fold_in(k, 3) for k in keys])
         for name, lr in opts:
