@@ -20,6 +20,7 @@ from . import (
     finetune as finetune,
     io as io,
     keys as keys,
+    lattice_signature as lattice_signature,
     linear as linear,
     memorizing as memorizing,
     metrics as metrics,
@@ -29,6 +30,7 @@ from . import (
     sharding as sharding,
     signature as signature,
     smoothing as smoothing,
+    train as train,
     universality as universality,
 )
 

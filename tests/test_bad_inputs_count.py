@@ -24,7 +24,7 @@ CHECKED_MODULES = (
     "jaxbd.datasets", "jaxbd.clwe", "jaxbd.rff", "jaxbd.relu", "jaxbd.checksum",
     "jaxbd.signature", "jaxbd.persistent", "jaxbd.memorizing", "jaxbd.finetune",
     "jaxbd.universality", "jaxbd.smoothing", "jaxbd.metrics", "jaxbd.detect", "jaxbd.sharding",
-    "jaxbd.io", "jaxbd.keys", "jaxbd.constructions", "jaxbd.linear", "jaxbd.lattice_signature",
+    "jaxbd.io", "jaxbd.keys", "jaxbd.constructions", "jaxbd.linear", "jaxbd.train", "jaxbd.lattice_signature",
 )  # fmt: skip
 
 
