@@ -1,5 +1,7 @@
 """Tests for jaxbd.relu (GKVZ App. A, Alg. 7–10)."""
 
+import json
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -185,3 +187,14 @@ def test_experiment_relu_quick():
     assert res.name == "relu" and res.tables and res.figures and res.claims
     assert all(c.holds in (True, False, None) for c in res.claims)
     assert "breast_cancer" in res.data
+    # every claim goes through a rule: a power, or a descriptive measurement
+    assert all(c.rule is not None and c.power != "not stated" for c in res.claims)
+    # issue #15 §4: Claim A.4 taken literally holds, but so does its honest-model control ...
+    lit = next(c for c in res.claims if "Claim A.4 literally" in c.statement)
+    ctrl = res.claims[res.claims.index(lit) + 1]
+    assert lit.holds is True and ctrl.holds is False
+    # ... and the proof sketch's bound and its "c > τ" step fail when evaluated (exact)
+    proof = [c for c in res.claims if c.statement.startswith("Proof sketch")]
+    assert len(proof) == 2 and all(c.holds is False for c in proof)
+    assert proof[0].metric[""].value < 0 and abs(proof[1].metric[""].value * 2.5066 - 1) < 1e-4
+    assert "DESIGN" not in json.dumps([c.to_dict() for c in res.claims])
