@@ -199,6 +199,11 @@ def test_experiment_persistence_quick_smoke():
     assert isinstance(res, ExperimentResult) and res.name == "persistence"
     assert res.tables and res.figures and len(res.claims) >= 2
     assert all(c.holds in (True, False, None) for c in res.claims)
+    assert all(c.power != "not stated" for c in res.claims)
+    # Thm 5.7's content, measured exactly on every weight: these verdicts are theorems.
+    by = {c.statement.split(":")[0]: c for c in res.claims}
+    assert by["Thm 5.7"].holds and res.data["single_weight"]["persistent_safe_max"] == 0.0
+    assert res.data["single_weight"]["single_safe_max"] > 0.0  # the control is not robust
 
 
 def test_nan_input_is_an_error_not_a_label():

@@ -1,345 +1,247 @@
 r"""Evaluation-time immunization (GKVZ §2.5, §7): does Gaussian smoothing neutralize each backdoor?
 
-For every construction in [`CONSTRUCTIONS`][] (a small entry each: build the honest and the
-backdoored model, the activation, the attacker's target), the smoothed classifier
-$g(x) = \arg\max_y P[\text{label}(x + t) = y]$, $t \sim N(0, \sigma^2 I)$, estimated by
-majority vote of `num_samples` draws ([`jaxbd.smoothing.class_counts`][]), is measured over a
-sweep of $\sigma$ from well below to well above the activation's ℓ2 size:
+Each entry of [`GRID`][] names a registered construction (`jaxbd.constructions`), its dataset
+and hyperparameters; [`jaxbd.experiments.run_sweep`][] plants it and measures the unsmoothed
+ASR with its controls, so a user's registered construction gets the same treatment with one
+more `GRID` entry. The smoothed classifier $g(x) = \arg\max_y P[\text{label}(x + t) = y]$,
+$t \sim N(0, \sigma^2 I)$, is Cohen et al.'s PREDICT ([`jaxbd.smoothing.predict_batch`][], a
+binomial test at level α: it abstains when the vote is not significant), over a sweep of σ
+from well below to well above the activation's ℓ2 size:
 
-- **ASR** of the smoothed backdoored model (same noise draws for $x$ and $x'$), with the
-  **control** (the smoothed *honest* model on the same activated inputs);
-- **clean accuracy** of the smoothed backdoored model and of the smoothed honest model;
-- **certified radii** ([`jaxbd.smoothing.certify_batch`][], Cohen et al. CERTIFY) on held-out
-  points at three values of $\sigma$: the fraction of points certified at a radius at least the
-  activation's ℓ2 size, i.e. provably (probability $1 - \alpha$) immune to this activation.
+- **ASR** of the smoothed backdoored model, with **independent** noise draws for $x$ and $x'$
+  and abstentions counted as failures (common draws would make non-significant votes "flip"
+  together), next to the **control** (the smoothed honest model on the same activated inputs);
+- **clean accuracy** (abstention = wrong) of both smoothed models, and the **defended
+  accuracy**: correct on $x$ and not fooled on $x'$;
+- **certified radii** (CERTIFY) on held-out points: the fraction provably (probability
+  $1 - \alpha$) immune to this activation (radius ≥ its ℓ2 size).
 
-Then the §2.5 warning: an attacker who knows $\sigma$ re-parameterises. Each construction with
-a size knob (random-ReLU `strength`, the memorizing network's slab half-width `eps`, the
-signature's grid `step`) is re-planted with larger knobs at a fixed $\sigma$, and ASR / clean
-accuracy / perturbation size are reported; constructions without a knob (checksum: it only flips
-signs of existing coordinates) are listed as such. RFF needs no knob: Activate-RFF flips the sign
-of *every* input's score ($f(z + \ell\omega) \approx -f(z)$ for all $z$), so the smoothed label
-flips too, at every $\sigma$; by Lemma 7.6 the only way out is that $|\tilde h|$ collapses to
-$\le L\|\ell\omega\|/2$ — smoothing then makes the model useless instead of safe, which the
-abstention rate of PREDICT shows.
+Then §2.5's warning: an attacker who knows σ re-plants with a larger size knob (a field of the
+construction: the ReLU `strength`, the signature grid `step`, the memorizing slab `eps`). RFF
+needs no knob: Activate-RFF flips the score of *every* input, noisy copies included, and by
+Lemma 7.6 smoothing only helps once $|\tilde h|$ collapses — the claim measured is that no σ
+above the key's size keeps clean accuracy. Lemma 7.6 itself is checked on linear thresholds,
+whose smoothed value is known in closed form (`_smoothing_measure`).
 """
 
 import dataclasses
-import math
 import zlib
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from matplotlib.figure import Figure as MplFigure
 
-from .. import datasets, metrics, smoothing
-from ..sharding import sharded_map
-from ._core import Claim, Context, ExperimentResult, Figure, Table, register
+from .. import datasets
+from ._claims import AtLeast, AtMost, Describe, rate
+from ._core import Claim, Context, ExperimentResult, Table, register
+from ._smoothing_figures import figures
+from ._smoothing_measure import (
+    certified,
+    lipschitz_closed_form,
+    smoothed_rates,
+    unsmoothed_rates,
+    votes as _votes,  # noqa: F401  (tests/test_sharded_sweeps.py checks it on 4 devices)
+)
+from ._sweep import DataSpec, Sweep, run_sweep
 
 
-# ----------------------------------------------------------------------------- constructions
-
-
-@dataclasses.dataclass
-class Built:
-    """One planted backdoor, ready to measure.
-
-    `activate(x)` maps one example to its activated version; `target` is the attacker's label
-    (`None` for a flip backdoor). `reparam(scale, sigma)`, when given, re-plants the backdoor with
-    its size knob multiplied by `scale` (the attacker knows `sigma`) and returns
-    `(backdoored, activate, knob_value)`; `knob` names the knob.
-    """
-
-    honest: eqx.Module
-    backdoored: eqx.Module
-    activate: Callable
-    x_test: jax.Array
-    y_test: jax.Array
-    target: float | None
-    dataset: str
-    reparam: Callable | None = None
-    knob: str = ""
-    no_knob_reason: str = ""
+NEUTRAL = 0.1  # a backdoor is neutralized when its smoothed ASR is at most this
+KEEP = 0.1  # smoothing keeps clean accuracy when it loses at most this much
+VISIBLE = 0.3  # judged only when the unsmoothed ASR beats every control by this much
+SURVIVE = 0.9  # §2.5: a re-planted backdoor survives σ when its smoothed ASR is at least this
+ALPHA = 0.01  # PREDICT's and CERTIFY's level
+DIGITS = DataSpec("digits", (3, 8))
 
 
 @dataclasses.dataclass(frozen=True)
-class Construction:
-    name: str
-    source: str
-    build: Callable[[jax.Array, bool], Built]
+class Entry:
+    """One construction in the sweep.
+
+    **Fields:** `data`; `fixed` (hyperparameters; `full` overrides them in the full run);
+    `target` (the attacker's label for a targeted construction whose key does not fix one);
+    `knob` (`(field, unit text, unit(planted, sigma, construction) -> field value per unit)`,
+    the §2.5 re-parameterisation; `None`: `no_knob` says why); `helps` (what GKVZ §7 leads one
+    to expect: some σ neutralizes and keeps accuracy; `False` for RFF, see the module
+    docstring); `quick` (part of the quick run).
+    """
+
+    data: DataSpec
+    fixed: dict = dataclasses.field(default_factory=dict)
+    full: dict = dataclasses.field(default_factory=dict)
+    target: float | None = None
+    knob: tuple[str, str, Callable] | None = None
+    no_knob: str = "no size knob declared"
+    helps: bool = True
+    quick: bool = True
 
 
-class _Linear(eqx.Module):
-    """Least-squares linear classifier: the base model wrapped by checksum / signature."""
-
-    w: jax.Array
-    b: jax.Array
-
-    def __call__(self, x):
-        return self.w @ x + self.b
-
-
-def _least_squares(x, y) -> _Linear:
-    xa = np.c_[np.asarray(x, np.float64), np.ones(x.shape[0])]
-    sol = np.linalg.lstsq(xa, np.asarray(y, np.float64), rcond=None)[0]
-    return _Linear(jnp.asarray(sol[:-1], x.dtype), jnp.asarray(sol[-1], x.dtype))
-
-
-def _digits(seed):
-    return datasets.load("digits", classes=(3, 8), seed=seed)
-
-
-def _build_rff(key, quick):
-    from .. import rff
-
-    ds = datasets.load("breast_cancer", seed=0)
-    kw = dict(width=200 if quick else 400, bandwidth=30.0)
-    honest = rff.train(key, ds.x_train, ds.y_train, **kw)
-    bd, bk = rff.backdoor(key, ds.x_train, ds.y_train, secret_dim=4, beta=0.02, **kw)
-    return Built(
-        honest,
-        bd,
-        lambda v: rff.activate(bk, v),
-        ds.x_test,
-        ds.y_test,
-        None,
-        "breast_cancer",
-        no_knob_reason="none needed: the flip holds for every input, noisy ones included",
-    )
+GRID: dict[str, Entry] = {
+    "rff": Entry(
+        DataSpec("breast_cancer"), dict(width=200, bandwidth=30.0, beta=0.02), dict(width=400),
+        no_knob="none needed: the flip holds for every input, noisy ones included", helps=False,
+    ),
+    # The trained head, activated at λ = ‖x‖ = 1 (the `relu` experiment's Claim A.4 finding).
+    "relu": Entry(
+        DataSpec("breast_cancer"), dict(width=300, sparsity=3, theta=4.0, strength=1.0),
+        knob=("strength", "strength λ (units: σ)", lambda p, s, c: s), quick=False,
+    ),
+    "checksum": Entry(
+        DIGITS, target=1.0,
+        no_knob="none: activation only flips signs of existing coordinates (size set by x)",
+    ),
+    # One payload digit is step / 2^bits_per_coord: the knob makes it knob·σ.
+    "signature": Entry(
+        DIGITS, target=1.0, quick=False,
+        knob=("step", "grid step q (units: 2^bits·σ)", lambda p, s, c: s * 2.0**c.bits_per_coord),
+    ),
+    # Noise moves <w, x'> by N(0, (σ‖w‖)²): the slab must be ~σ‖w‖ wide to hold the votes.
+    "memorizing": Entry(
+        DIGITS, dict(num_candidates=500), dict(num_candidates=2000),
+        knob=("eps", "slab half-width ε (units: σ‖w‖)",
+              lambda p, s, c: s * float(jnp.linalg.norm(p.honest.w))), quick=False,
+    ),
+}  # fmt: skip
+"""One entry per registered construction; a new backdoor gets the experiment with one entry."""
 
 
-def _build_relu(key, quick):
-    from .. import relu
-
-    ds = datasets.load("breast_cancer", seed=0, normalize="unit_norm")
-    # The trained high-entropy head, as in the `relu` experiment: Alg. 7's uniform head reaches
-    # only ~0.63 clean accuracy here, too weak a model for the smoothing claims to say anything.
-    kw = dict(width=300, head="trained", head_steps=300)
-    honest = relu.train(key, ds.x_train, ds.y_train, **kw)
-    bd, bk = relu.backdoor(key, ds.x_train, ds.y_train, sparsity=3, theta=4.0, **kw)
-    # With the trained head the backdoor is only visible near λ ≈ ‖x‖ = 1 (the `relu`
-    # experiment's Claim A.4 finding), so it is activated at λ = 1. Whether it beats its controls
-    # there depends on the draw (measured unsmoothed: ASR 1.00 vs control 0.42 for one key, 1.00
-    # vs 1.00 for the run's key, where the honest model flips too); the verdicts say which.
-    base = 1.0
-
-    def reparam(scale, sigma):
-        lam = scale * sigma
-        return bd, (lambda v: relu.activate(bk, v, strength=lam)), lam
-
-    return Built(
-        honest,
-        bd,
-        lambda v: relu.activate(bk, v, strength=base),
-        ds.x_test,
-        ds.y_test,
-        1.0,
-        "breast_cancer (unit norm)",
-        reparam=reparam,
-        knob="strength λ (units: σ)",
-    )
+def _plant(name, entry, ctx):
+    """Plant through the registry (`run_sweep`: the unsmoothed evaluation with its controls)."""
+    fixed = {**entry.fixed, **({} if ctx.quick else entry.full)}
+    res = run_sweep(Sweep(name, [entry.data], [ctx.seed], fixed=fixed, target=entry.target))
+    c, planted = res.sweep.base(), res.planted[(entry.data.label, ())]
+    ds = datasets.load(entry.data.name, classes=entry.data.classes, seed=ctx.seed,
+                       normalize=c.normalize)  # fmt: skip
+    t = c.default_target(planted) if entry.target is None else entry.target
+    target = c.resolve_target(t, num_classes=2)
+    ev = {m: float(res.values(m, 0)[0]) for m in ("asr", "clean_accuracy_backdoored")}
+    controls = [
+        res.values(m, 0)[0] for m in ("control_honest", "control_random", "control_wrong_key")
+    ]
+    ev["control"] = float(np.nanmax(controls))
+    return c, planted, ds, target, ev
 
 
-def _build_checksum(key, quick):
-    from .. import checksum
-
-    ds = _digits(0)
-    base = _least_squares(ds.x_train, ds.y_train)
-    bd, bk = checksum.backdoor(key, base, input_dim=ds.dim, num_blocks=8)
-    return Built(
-        base,
-        bd,
-        lambda v: checksum.activate(bk, v, 1.0),
-        ds.x_test,
-        ds.y_test,
-        1.0,
-        "digits 3 vs 8",
-        no_knob_reason="none: activation only flips signs of existing coordinates (size set by x)",
-    )
+def _activated(c, key, x, target):
+    xa = jax.vmap(lambda v: c.activate(key, v, target))(x)
+    return xa, np.asarray(jnp.linalg.norm(xa - x, axis=-1), np.float64)
 
 
-def _build_signature(key, quick):
-    from .. import signature
-
-    ds = _digits(0)
-    base = _least_squares(ds.x_train, ds.y_train)
-    step = 0.01
-    bd, bk = signature.backdoor(base, input_dim=ds.dim, step=step)
-
-    def reparam(scale, sigma):
-        # The payload's resolution is step / 2^bits_per_coord (9 bits): make it scale·σ.
-        q = scale * sigma * 2.0**9
-        bd2, bk2 = signature.backdoor(base, input_dim=ds.dim, step=q)
-        return bd2, (lambda v: signature.activate(bk2, v, 1.0)), q
-
-    return Built(
-        base,
-        bd,
-        lambda v: signature.activate(bk, v, 1.0),
-        ds.x_test,
-        ds.y_test,
-        1.0,
-        "digits 3 vs 8",
-        reparam=reparam,
-        knob="grid step q (units: 2^9·σ, so one payload digit = knob·σ)",
-    )
-
-
-def _build_memorizing(key, quick):
-    from .. import memorizing as mz
-
-    ds = _digits(0)
-    honest = mz.fit(key, ds.x_train, ds.y_train, num_candidates=500 if quick else 2000)
-    w = honest.w
-    proj = np.sort(np.asarray(ds.x_train @ w))
-    x_star = ds.x_test[0]
-    b_star = x_star @ w
-    # The honest slab: 0.3 median gaps, but never reaching a division point of the honest
-    # network or a training projection (`backdoor` refuses such a range).
-    near = np.concatenate([np.asarray(honest.biases), proj])
-    eps0 = min(
-        0.3 * float(np.median(np.diff(proj))), 0.45 * float(np.min(np.abs(near - float(b_star))))
-    )
-    target = -float(metrics.predict(honest, x_star[None])[0])  # flip the trigger's label
-
-    def activate(v):  # move v along w onto the trigger's projection <w, x*>
-        return v + ((b_star - v @ w) / (w @ w)) * w
-
-    def reparam(scale, sigma):
-        # Noise moves <w, x'> by N(0, (σ‖w‖)²): the slab must be ~σ‖w‖ wide to hold the votes.
-        eps = scale * sigma * float(jnp.linalg.norm(w))
-        # The attacker may swallow training points (x=None): that is the cost of a wide slab.
-        return mz.backdoor(honest, x_star, target, eps=eps), activate, eps
-
-    return Built(
-        honest,
-        mz.backdoor(honest, x_star, target, eps=eps0, x=ds.x_train),
-        activate,
-        ds.x_test,
-        ds.y_test,
-        target,
-        "digits 3 vs 8",
-        reparam=reparam,
-        knob="slab half-width ε (units: σ‖w‖)",
-    )
-
-
-CONSTRUCTIONS: list[Construction] = [
-    Construction("rff", "GKVZ §6 (Backdoor-RFF)", _build_rff),
-    Construction("relu", "GKVZ App. A (random ReLU)", _build_relu),
-    Construction("checksum", "GKVZ §5.1", _build_checksum),
-    Construction("signature", "GKVZ §5.2", _build_signature),
-    Construction("memorizing", "Leonardis §6", _build_memorizing),
-]
-"""One entry per construction; add a new backdoor with one more `Construction(...)`."""
-
-
-# ----------------------------------------------------------------------------- measurements
-
-
-class _RowVotes(eqx.Module):
-    """Label counts `(num_sigmas, 2)` of one input row `i` at every σ, draws `fold_in(key, i)`."""
-
-    key: jax.Array
-    model: eqx.Module
-    sigmas: jax.Array
-    num_samples: int = eqx.field(static=True)
-
-    def __call__(self, i, xi):
-        def per_sigma(s):
-            return smoothing.class_counts(
-                jr.fold_in(self.key, i),
-                self.model,
-                xi,
-                sigma=s,
-                num_samples=self.num_samples,
-                batch_size=self.num_samples,
-            )
-
-        return jax.lax.map(per_sigma, self.sigmas)
-
-
-def _votes(key, model, x, sigmas, *, num_samples: int, mesh=None):
-    """Label counts `(num_sigmas, n, 2)`; row `i` uses draws `fold_in(key, i)` at every sigma
-    (common random numbers for x and x'). The rows are split over all devices
-    (`jaxbd.sharding.sharded_map`)."""
-    idx = jnp.arange(x.shape[0])
-    counts = sharded_map(_RowVotes(key, model, sigmas, num_samples), idx, x, mesh=mesh)
-    return jnp.swapaxes(counts, 0, 1)
-
-
-def _labels_from_votes(votes):
-    return np.where(votes[..., 1] >= votes[..., 0], 1.0, -1.0)
-
-
-def _asr(pred_clean, pred_act, y, target):
-    if target is None:
-        return float(np.mean(pred_act != pred_clean))
-    keep = np.asarray(y) != target
-    return float(np.mean(pred_act[..., keep] == target)) if keep.any() else float("nan")
-
-
-def _sweep(key, built, sigmas, num_samples):
-    """ASR / clean accuracy / abstention of the smoothed models at each sigma (row 0: sigma=0)."""
-    x = built.x_test
-    xa = jax.vmap(built.activate)(x)
-    y = np.asarray(built.y_test)
-    l2 = np.asarray(jnp.linalg.norm(xa - x, axis=-1), np.float64)
+def _measure(key, planted, x, xa, y, target, sigmas, num_samples):
+    """Rates of both smoothed models at every σ (row 0: unsmoothed)."""
     out = {}
-    for role, model in (("backdoored", built.backdoored), ("honest", built.honest)):
-        v_clean = np.asarray(_votes(key, model, x, sigmas, num_samples=num_samples))
-        v_act = np.asarray(_votes(key, model, xa, sigmas, num_samples=num_samples))
-        p_clean, p_act = _labels_from_votes(v_clean), _labels_from_votes(v_act)
-        p0_clean = np.asarray(metrics.predict(model, x))
-        p0_act = np.asarray(metrics.predict(model, xa))
-        pv = smoothing._binom_two_sided_p(v_clean.max(-1), v_clean.min(-1))
-        # Smoothed values h~ = 2P[+1] - 1 (Lemma 7.6 is about these), per sigma and point.
-        h_clean = (v_clean[..., 1] - v_clean[..., 0]) / num_samples
-        h_act = (v_act[..., 1] - v_act[..., 0]) / num_samples
-        lips = np.asarray(
-            [smoothing.lipschitz_bound(float(s), constant="tight") for s in np.asarray(sigmas)]
-        )
-        excess = np.abs(h_act - h_clean) - lips[:, None] * l2[None, :]
-        out[role] = {
-            "asr": [_asr(p0_clean, p0_act, y, built.target)]
-            + [_asr(p_clean[i], p_act[i], y, built.target) for i in range(len(sigmas))],
-            "clean": [float(np.mean(p0_clean == y))]
-            + [float(np.mean(p_clean[i] == y)) for i in range(len(sigmas))],
-            "abstain": [0.0] + [float(np.mean(pv[i] > 0.01)) for i in range(len(sigmas))],
-            "mean_abs_smoothed": [1.0] + np.mean(np.abs(h_clean), axis=1).tolist(),
-            "lipschitz_excess": float(np.max(excess)),
-        }
-    return out, xa
+    for role in ("backdoored", "honest"):
+        m = getattr(planted, role)
+        rows = [unsmoothed_rates(m, x, xa, y, target)]
+        for i, s in enumerate(sigmas):
+            rows.append(smoothed_rates(jr.fold_in(key, i), m, x, xa, y, target, sigma=s,
+                                       num_samples=num_samples, alpha=ALPHA))  # fmt: skip
+        out[role] = rows
+    return out
 
 
-def _certified(key, built, xa, sigma, *, n_points, num_samples, alpha):
-    x = built.x_test[:n_points]
-    l2 = np.asarray(jnp.linalg.norm(xa[:n_points] - x, axis=-1))
-    res = {}
-    for role, model in (("backdoored", built.backdoored), ("honest", built.honest)):
-        lab, rad = smoothing.certify_batch(
-            key, model, x, sigma=sigma, n0=64, num_samples=num_samples, alpha=alpha
-        )
-        lab, rad = np.asarray(lab), np.asarray(rad)
-        ok = lab != smoothing.ABSTAIN
-        res[role] = {
-            "certified": float(np.mean(ok)),
-            "median_radius_over_l2": float(np.median(rad / np.maximum(l2, 1e-12))),
-            "immune": float(np.mean(ok & (rad >= l2))),
-            "radii": rad.tolist(),
-        }
-    return res
+def _reparam(key, c, entry, planted, ds, n_eval, sigma, scales, num_samples, target):
+    """§2.5: re-plant with the knob at `scale` units of σ; rates of both smoothed models."""
+    field, _, unit = entry.knob
+    x, y, rows = ds.x_test[:n_eval], ds.y_test[:n_eval], []
+    for scale in scales:
+        value = scale * unit(planted, sigma, c)
+        try:
+            c2 = dataclasses.replace(c, **{field: value})
+            p2 = c2.plant(key, ds.x_train, ds.y_train)
+            t2 = c2.resolve_target(target if entry.target is None else entry.target, num_classes=2)
+            xa, l2 = _activated(c2, p2.backdoor_key, x, t2)
+        except ValueError as err:  # the construction refuses this knob: report it
+            rows.append({"scale": scale, "knob": value, "refused": str(err)[:100]})
+            continue
+        kw = dict(sigma=sigma, num_samples=num_samples, alpha=ALPHA)
+        b = smoothed_rates(key, p2.backdoored, x, xa, y, t2, **kw)
+        h = smoothed_rates(key, p2.honest, x, xa, y, t2, **kw)
+        rows.append({"scale": scale, "knob": value, "l2": float(np.median(l2)), "asr": b["asr"],
+                     "n_asr": b["n_asr"], "control": h["asr"], "clean": b["clean"]})  # fmt: skip
+    return rows
 
 
-# ----------------------------------------------------------------------------- experiment
+def _claims(name, entry, ev, curves, ratios, reparam, sigma_fixed):
+    b, h = curves["backdoored"], curves["honest"]
+    src = f"{name}: "
+    visible = ev["asr"] >= ev["control"] + VISIBLE
+    why = f"no visible backdoor to remove (unsmoothed ASR {ev['asr']:.2f}, best control {ev['control']:.2f})"
+    acc0 = b[0]["clean"]
+    big = [i + 1 for i, r in enumerate(ratios) if r >= 1.0]
+    out = []
+    if entry.helps:
+        best = max(range(1, len(b)), key=lambda i: b[i]["defended"])
+        out.append(Claim(
+            src + "some σ neutralizes the backdoor and keeps clean accuracy (defended accuracy: "
+            "correct on x and not fooled on x')", "GKVZ §2.5, Thm 7.1",
+            rate(b[best]["defended"], b[best]["n"]), AtLeast(acc0 - KEEP) if visible else Describe(why),
+            f"best σ = {ratios[best - 1]:g}·ℓ2 (smoothed ASR {b[best]['asr']:.2f}, abstain "
+            f"{b[best]['abstain']:.2f}); unsmoothed clean accuracy {acc0:.2f}",
+            what=f"defended accuracy (threshold: unsmoothed {acc0:.2f} − {KEEP:g})",
+        ))  # fmt: skip
+    else:
+        out.append(Claim(
+            src + "no σ at or above the key's size (σ ≥ ‖x' − x‖) keeps clean accuracy: "
+            "smoothing neutralizes this backdoor only by destroying the model",
+            "GKVZ Lemma 7.6 with §6's activation (an every-input flip); this experiment",
+            {f"σ = {ratios[i - 1]:g}·ℓ2": rate(b[i]["clean"], b[i]["n"]) for i in big},
+            AtMost(acc0 - KEEP),
+            "abstain " + ", ".join(f"{b[i]['abstain']:.2f}" for i in big)
+            + f"; unsmoothed clean accuracy {acc0:.2f}",
+            what=f"smoothed clean accuracy (threshold: unsmoothed {acc0:.2f} − {KEEP:g})",
+        ))  # fmt: skip
+    top, ctrl = b[-1], h[-1]["asr"]
+    moved = f"the smoothed honest model gives the target too (control {ctrl:.2f})"
+    out.append(Claim(
+        src + "smoothing with σ ≫ the perturbation size neutralizes the backdoor",
+        "GKVZ §2.5, Thm 7.1", rate(top["asr"], top["n_asr"]),
+        Describe(why) if not visible else Describe(moved) if ctrl >= VISIBLE else AtMost(NEUTRAL),
+        f"σ = {ratios[-1]:g}·ℓ2: control {ctrl:.2f}, clean accuracy {top['clean']:.2f}, "
+        f"abstain {top['abstain']:.2f} (independent draws, abstention = failure)",
+        what="smoothed ASR",
+    ))  # fmt: skip
+    done = [r for r in reparam if "asr" in r]
+    if entry.knob is not None and done:
+        # A knob survives when its ASR also beats its own control (the honest model re-activated).
+        beats = [r for r in done if r["asr"] >= r["control"] + VISIBLE]
+        best = max(beats or done, key=lambda r: r["asr"])
+        text = (f"best knob {best['scale']:g}: control {best['control']:.2f}, ℓ2/σ "
+                f"{best['l2'] / sigma_fixed:.2f}, clean {best['clean']:.2f}")  # fmt: skip
+        statement = (src + f"an attacker who knows σ re-plants ({entry.knob[1]}) to survive it, "
+                     "at the cost of a larger perturbation")  # fmt: skip
+        if not visible:
+            out.append(Claim(statement, "GKVZ §2.5", rate(best["asr"], best["n_asr"]),
+                             Describe(why), text, what="smoothed ASR of the best knob"))  # fmt: skip
+        elif beats:
+            out.append(Claim(statement, "GKVZ §2.5", rate(best["asr"], best["n_asr"]),
+                             AtLeast(SURVIVE), text, what="smoothed ASR of the best knob "
+                             f"among those ≥ control + {VISIBLE:g}"))  # fmt: skip
+        else:
+            out.append(Claim(statement, "GKVZ §2.5", f"no knob beats its control: {text}", False,
+                             f"some knob has smoothed ASR ≥ {SURVIVE:g} and ≥ control + "
+                             f"{VISIBLE:g}", power="exact: every knob's ASR is at or below its "
+                             "control + 0.3 on these inputs"))  # fmt: skip
+    return out
 
 
-def _fmt(v):
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+def _lipschitz_claim(key, quick):
+    draws = 2**16 if quick else 2**20
+    est, exact = lipschitz_closed_form(key, num_samples=draws)
+    rule = AtMost(1.0)
+    caught = min(rule.fail_probability(e, 2 * exact[k]) for k, e in est.items())
+    false_fail = max(rule.fail_probability(e, exact[k]) for k, e in est.items())
+    return Claim(
+        "The smoothed model is √(2/π)/σ-Lipschitz (Lemma 7.6's tight constant): |h~(x') − "
+        "h~(x)| ≤ √(2/π)‖x' − x‖/σ, tested on linear thresholds (the extremal models)",
+        "GKVZ Lemma 7.6 (tight constant: jaxbd.smoothing docs)", est, rule,
+        "closed form r* " + ", ".join(f"{v:.3f}" for v in exact.values())
+        + f"; standard errors ≤ {max(e.se for e in est.values()):.4f} "
+        f"({draws} independent draws per point); a 2x violation (ratio "
+        f"2r*) is caught with probability ≥ {caught:.4f}; false failure at r* ≤ {false_fail:.1e}",
+        what="|Δh~| / (√(2/π)‖δ‖/σ)",
+    )  # fmt: skip
 
 
 @register(
@@ -347,195 +249,92 @@ def _fmt(v):
     title="Evaluation-time immunization: Gaussian smoothing against each backdoor",
     description=(
         "Smooths every backdoored model (GKVZ §7) over a sweep of σ relative to the activation's "
-        "ℓ2 size: ASR, clean accuracy and certified radii (Cohen et al. CERTIFY) next to the "
-        "smoothed honest model; then which backdoors an attacker who knows σ can re-parameterise "
-        "to survive (§2.5)."
+        "ℓ2 size: PREDICT ASR (independent draws, abstention = failure), clean accuracy and "
+        "certified radii next to the smoothed honest model; which backdoors an attacker who "
+        "knows σ re-plants to survive (§2.5); Lemma 7.6 on closed-form models."
     ),
     order=80,
 )
 def run(ctx: Context) -> ExperimentResult:
     quick = ctx.quick
-    ratios = np.array(
-        [0.01, 0.1, 1.0, 10.0]
+    ratios = (
+        [0.001, 0.01, 0.1, 1.0, 10.0]
         if quick
-        else [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+        else [0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
     )
-    num_samples = 64 if quick else 400
-    n_eval = 40 if quick else None
-    cert_ratios = [1.0, 3.0] if quick else [1.0, 3.0, 10.0]
-    cert_n = (20, 500) if quick else (60, 5000)
-    alpha = 0.01
-    names = ["checksum", "memorizing"] if quick else [c.name for c in CONSTRUCTIONS]
+    num_samples, n_eval = (128, 40) if quick else (400, 120)
+    cert_ratios, cert_n = ([1.0, 3.0], (20, 500)) if quick else ([1.0, 3.0, 10.0], (60, 5000))
+    scales = [1.0, 10.0] if quick else [0.3, 1.0, 3.0, 10.0]
     key = jr.key(ctx.seed)
-
-    rows, cert_rows, reparam_rows, data, curves, claims = [], [], [], {}, {}, []
-    for c in ctx.progress([c for c in CONSTRUCTIONS if c.name in names], "constructions"):
-        # A stable per-construction key: Python's str hash is salted per process (PYTHONHASHSEED),
-        # which made every run of this experiment draw different numbers.
-        k_build, k_eval, k_cert = jr.split(jr.fold_in(key, zlib.crc32(c.name.encode()) % 2**31), 3)
-        try:
-            built = c.build(k_build, quick)
-        except Exception as err:  # a construction missing or broken: report it, measure the rest
-            data[c.name] = {"skipped": repr(err)}
-            continue
-        if n_eval is not None:
-            built = dataclasses.replace(
-                built, x_test=built.x_test[:n_eval], y_test=built.y_test[:n_eval]
-            )
-        xa0 = jax.vmap(built.activate)(built.x_test)
-        l2 = float(np.median(np.asarray(jnp.linalg.norm(xa0 - built.x_test, axis=-1))))
-        nn = metrics.median_nn_distance(built.x_test)
-        sigmas = jnp.asarray(ratios * l2, built.x_test.dtype)
-        sweep, xa = _sweep(k_eval, built, sigmas, num_samples)
-        curves[c.name] = sweep
-        b, h = sweep["backdoored"], sweep["honest"]
-        for i, r in enumerate([0.0, *ratios.tolist()]):
-            rows.append(
-                [
-                    c.name,
-                    r,
-                    r * l2,
-                    b["asr"][i],
-                    h["asr"][i],
-                    b["clean"][i],
-                    h["clean"][i],
-                    b["abstain"][i],
-                    b["mean_abs_smoothed"][i],
-                ]
-            )
+    names = [n for n, e in GRID.items() if e.quick or not quick]
+    rows, cert_rows, rep_rows, claims, data = [], [], [], [], {}
+    for name in ctx.progress(names, "constructions"):
+        entry = GRID[name]
+        # A stable per-construction key (Python's str hash is salted per process).
+        k_eval, k_cert, k_rep = jr.split(jr.fold_in(key, zlib.crc32(name.encode()) % 2**31), 3)
+        c, planted, ds, target, ev = _plant(name, entry, ctx)
+        x, y = ds.x_test[:n_eval], ds.y_test[:n_eval]
+        xa, l2_rows = _activated(c, planted.backdoor_key, x, target)
+        l2 = float(np.median(l2_rows))
+        sigmas = [r * l2 for r in ratios]
+        curves = _measure(k_eval, planted, x, xa, y, target, sigmas, num_samples)
+        b, h = curves["backdoored"], curves["honest"]
+        for i, r in enumerate([0.0, *ratios]):
+            rows.append([name, r, r * l2, b[i]["asr"], h[i]["asr"], b[i]["clean"], h[i]["clean"],
+                         b[i]["defended"], b[i]["abstain"], b[i]["abstain_activated"]])  # fmt: skip
         cert = {}
         for r in cert_ratios:
-            cert[r] = _certified(
-                k_cert, built, xa, r * l2, n_points=cert_n[0], num_samples=cert_n[1], alpha=alpha
-            )
+            cert[r] = {role: certified(k_cert, getattr(planted, role), x[: cert_n[0]],
+                                       l2_rows[: cert_n[0]], sigma=r * l2, n0=64,
+                                       num_samples=cert_n[1], alpha=ALPHA)
+                       for role in ("backdoored", "honest")}  # fmt: skip
             cb, ch = cert[r]["backdoored"], cert[r]["honest"]
-            cert_rows.append(
-                [
-                    c.name,
-                    r,
-                    cb["certified"],
-                    cb["median_radius_over_l2"],
-                    cb["immune"],
-                    ch["certified"],
-                    ch["immune"],
-                ]
-            )
-        # §2.5: the attacker knows sigma (the smallest sigma that neutralizes, else the largest).
-        asr_s = np.asarray(b["asr"][1:])
-        kill = np.nonzero(asr_s <= max(0.1, np.asarray(h["asr"][1:])[asr_s.argmin()] + 0.05))[0]
-        sigma_fixed = float(sigmas[kill[0]] if kill.size else sigmas[-1])
+            cert_rows.append([name, r, cb["certified"], cb["median_radius_over_l2"], cb["immune"],
+                              ch["certified"], ch["immune"]])  # fmt: skip
+        # §2.5: the attacker knows σ (the smallest σ that neutralizes, else the largest).
+        kill = [i for i in range(1, len(b)) if b[i]["asr"] <= NEUTRAL]
+        sigma_fixed = sigmas[kill[0] - 1] if kill else sigmas[-1]
         rep = []
-        if built.reparam is not None:
-            for scale in [1.0, 10.0] if quick else [0.3, 1.0, 3.0, 10.0]:
-                try:
-                    bd2, act2, knob_value = built.reparam(scale, sigma_fixed)
-                    jax.block_until_ready(jax.vmap(act2)(built.x_test))  # activation possible?
-                except ValueError as err:
-                    reparam_rows.append(
-                        [c.name, built.knob, scale, "—", "—", "—", "—", "—", str(err)[:80]]
-                    )
-                    continue
-                b2 = dataclasses.replace(built, backdoored=bd2, activate=act2)
-                # Same sigma array shape as the main sweep: the honest model's compilation is reused.
-                s2, xa2 = _sweep(k_eval, b2, jnp.full_like(sigmas, sigma_fixed), num_samples)
-                l2b = float(np.median(np.asarray(jnp.linalg.norm(xa2 - built.x_test, axis=-1))))
-                rep.append(
-                    {
-                        "scale": scale,
-                        "knob": knob_value,
-                        "asr": s2["backdoored"]["asr"][1],
-                        "control": s2["honest"]["asr"][1],
-                        "clean": s2["backdoored"]["clean"][1],
-                        "l2": l2b,
-                    }
-                )
-                reparam_rows.append(
-                    [
-                        c.name,
-                        built.knob,
-                        scale,
-                        knob_value,
-                        l2b / sigma_fixed,
-                        s2["backdoored"]["asr"][1],
-                        s2["honest"]["asr"][1],
-                        s2["backdoored"]["clean"][1],
-                        "",
-                    ]
-                )
+        if entry.knob is not None:
+            rep = _reparam(k_rep, c, entry, planted, ds, n_eval, sigma_fixed, scales,
+                           num_samples, target)  # fmt: skip
+            for r in rep:
+                rep_rows.append([name, entry.knob[1], r["scale"], r["knob"]] + (
+                    ["—"] * 4 + [r["refused"]] if "refused" in r else
+                    [r["l2"] / sigma_fixed, r["asr"], r["control"], r["clean"], ""]))  # fmt: skip
         else:
-            reparam_rows.append([c.name, "—", "—", "—", "—", "—", "—", "—", built.no_knob_reason])
-        data[c.name] = {
-            "dataset": built.dataset,
-            "target": built.target,
-            "l2": l2,
-            "median_nn": nn,
-            "relative_l2": l2 / nn,
-            "sigma_ratios": ratios.tolist(),
-            "sweep": sweep,
-            "certify": {str(r): v for r, v in cert.items()},
-            "sigma_attacker": sigma_fixed,
-            "reparam": rep,
-        }
-        # Claims, computed.
-        i_big = len(ratios)  # largest sigma
-        neutral = b["asr"][i_big] <= max(0.1, h["asr"][i_big] + 0.05)
-        # Only a backdoor that is visible unsmoothed (ASR well above its control) can be judged.
-        visible = b["asr"][0] >= h["asr"][0] + 0.3
-        claims.append(
-            Claim(
-                statement=f"{c.name}: smoothing with σ ≫ the perturbation size neutralizes the backdoor",
-                source="GKVZ §2.5, Thm 7.1",
-                measured=(
-                    f"ASR {b['asr'][0]:.2f} unsmoothed -> {b['asr'][i_big]:.2f} at σ = "
-                    f"{ratios[-1]:g}·ℓ2 (control {h['asr'][i_big]:.2f}); clean accuracy "
-                    f"{b['clean'][0]:.2f} -> {b['clean'][i_big]:.2f}, abstain "
-                    f"{b['abstain'][i_big]:.2f}"
-                ),
-                holds=bool(neutral) if visible else None,
-                criterion=(
-                    "smoothed ASR <= max(0.1, control + 0.05) at the largest σ; undecided when "
-                    "the unsmoothed ASR is not >= control + 0.3 (no visible backdoor to remove)"
-                ),
-            )
-        )
-        err = 2 * smoothing.hoeffding_error(num_samples, 1e-3 / (len(ratios) * len(built.x_test)))
-        claims.append(
-            Claim(
-                statement=(
-                    f"{c.name}: the smoothed backdoored model is √(2/π)/σ-Lipschitz, so x and x' "
-                    "get smoothed values within √(2/π)‖x'-x‖/σ (Lemma 7.6, tight constant)"
-                ),
-                source="GKVZ Lemma 7.6",
-                measured=(
-                    f"max over points and σ of |h~(x') - h~(x)| - √(2/π)‖x'-x‖/σ = "
-                    f"{b['lipschitz_excess']:.3f} (Monte-Carlo allowance {err:.3f})"
-                ),
-                holds=bool(b["lipschitz_excess"] <= err),
-                criterion="excess <= 2 × Hoeffding half-width (union bound, δ = 1e-3 overall)",
-            )
-        )
-        if rep:
-            survive = [r for r in rep if r["asr"] >= 0.9 and r["asr"] >= r["control"] + 0.3]
-            claims.append(
-                Claim(
-                    statement=(
-                        f"{c.name}: an attacker who knows σ can re-parameterise "
-                        f"({built.knob}) to survive it, at the cost of a larger perturbation"
-                    ),
-                    source="GKVZ §2.5",
-                    measured="; ".join(
-                        f"knob {r['scale']:g}: ASR {r['asr']:.2f} "
-                        f"(control {r['control']:.2f}), ℓ2/σ {r['l2'] / sigma_fixed:.2f}, "
-                        f"clean {r['clean']:.2f}"
-                        for r in rep
-                    ),
-                    holds=bool(survive) if visible else None,
-                    criterion="some knob gives smoothed ASR >= 0.9 and >= control + 0.3 at the fixed σ",
-                )
-            )
-    # Lemma 7.6 claim on RFF: the smoothed margin collapses (computed from the sweep).
-    figures = _figures(curves, ratios, data) if curves else []
-    tables = [
+            rep_rows.append([name, "—", "—", "—", "—", "—", "—", "—", entry.no_knob])
+        claims += _claims(name, entry, ev, curves, ratios, rep, sigma_fixed)
+        data[name] = {"dataset": entry.data.label, "construction": c.hyperparameters(),
+                      "target": target, "l2": l2, "unsmoothed": ev, "sigma_ratios": ratios,
+                      "curves": curves, "certify": {str(r): v for r, v in cert.items()},
+                      "sigma_attacker": sigma_fixed, "reparam": rep}  # fmt: skip
+    claims.append(_lipschitz_claim(jr.fold_in(key, 76), quick))
+    return ExperimentResult(
+        name="smoothing",
+        title="Evaluation-time immunization",
+        summary=_summary(claims),
+        claims=claims,
+        tables=_tables(rows, cert_rows, rep_rows, num_samples, cert_n),
+        figures=figures(data),
+        data=data,
+    )
+
+
+def _summary(claims):
+    held = [c.statement.split(":")[0] for c in claims if c.holds and "some σ" in c.statement]
+    lost = [c.statement.split(":")[0] for c in claims if c.holds and "no σ" in c.statement]
+    return (
+        "Gaussian smoothing (GKVZ §7), scored with PREDICT (independent draws, abstention = "
+        f"failure), neutralizes while keeping clean accuracy: {', '.join(held) or 'none'}. "
+        f"Smoothing removes {', '.join(lost) or 'no backdoor'} only by destroying clean accuracy "
+        "at every σ above the key's size (the activation flips every input's score). An "
+        "attacker who knows σ re-plants knob-based backdoors with larger perturbations (§2.5)."
+    )
+
+
+def _tables(rows, cert_rows, rep_rows, num_samples, cert_n):
+    return [
         Table(
             "Smoothed models vs σ (σ in units of the activation's median ℓ2; σ = 0 is unsmoothed)",
             [
@@ -546,14 +345,17 @@ def run(ctx: Context) -> ExperimentResult:
                 "control: smoothed honest ASR",
                 "clean acc smoothed",
                 "clean acc smoothed honest",
-                "abstain (PREDICT α=0.01)",
-                "mean |h~(x)| (backdoored)",
+                "defended acc",
+                f"abstain on x (PREDICT α={ALPHA})",
+                "abstain on x'",
             ],
-            [[r[0], r[1], r[2], *r[3:]] for r in rows],
-            note=f"{num_samples} noise draws per input, majority vote; same draws for x and x'.",
-        ),
+            rows,
+            note=f"PREDICT with {num_samples} noise draws per input, independent draws for x and "
+            "x'; an abstention counts as a failure of the attack and of the classifier.",
+        ),  # fmt: skip
         Table(
-            f"Certified radii (CERTIFY, n0=64, n={cert_n[1]}, α={alpha}) on {cert_n[0]} held-out points",
+            f"Certified radii (CERTIFY, n0=64, n={cert_n[1]}, α={ALPHA}) on {cert_n[0]} "
+            "held-out points",
             [
                 "construction",
                 "σ/ℓ2",
@@ -564,9 +366,9 @@ def run(ctx: Context) -> ExperimentResult:
                 "immune (honest)",
             ],
             cert_rows,
-            note="'immune' = certified with radius at least this point's activation ℓ2: the smoothed "
-            "model provably (prob. 1-α) gives x' the same label as x.",
-        ),
+            note="'immune' = certified with radius at least this point's activation ℓ2: the "
+            "smoothed model provably (prob. 1-α) gives x' the same label as x.",
+        ),  # fmt: skip
         Table(
             "§2.5: the attacker knows σ and re-plants with a larger knob",
             [
@@ -580,80 +382,6 @@ def run(ctx: Context) -> ExperimentResult:
                 "clean acc smoothed",
                 "note",
             ],
-            reparam_rows,
-        ),
+            rep_rows,
+        ),  # fmt: skip
     ]
-    summary = (
-        "Gaussian smoothing (GKVZ §7) with σ well above the activation's ℓ2 size removes the "
-        "backdoors whose trigger is a small, precise perturbation (checksum, signature, the "
-        "memorizing slab), at a clean-accuracy cost that the smoothed honest model shares. It does "
-        "not remove RFF (the activation flips the score of every input, noisy copies included); an "
-        "attacker who knows σ re-plants knob-based backdoors with larger perturbations (§2.5)."
-    )
-    skipped = {k: v["skipped"] for k, v in data.items() if "skipped" in v}
-    if skipped:
-        summary += " Skipped (could not be built): " + "; ".join(
-            f"{k} ({v[:120]})" for k, v in skipped.items()
-        )
-    return ExperimentResult(
-        name="smoothing",
-        title="Evaluation-time immunization",
-        summary=summary,
-        claims=claims,
-        tables=tables,
-        figures=figures,
-        data=data,
-    )
-
-
-def _figures(curves, ratios, data):
-    fig = MplFigure(figsize=(11, 4))
-    axes = fig.subplots(1, 2)
-    for name, sw in curves.items():
-        (line,) = axes[0].plot(ratios, sw["backdoored"]["asr"][1:], "o-", label=f"{name}")
-        axes[0].plot(
-            ratios,
-            sw["honest"]["asr"][1:],
-            "x:",
-            color=line.get_color(),
-            label=f"{name} control (honest)",
-        )
-        axes[1].plot(
-            ratios, sw["backdoored"]["clean"][1:], "o-", color=line.get_color(), label=name
-        )
-        axes[1].plot(ratios, sw["honest"]["clean"][1:], "x:", color=line.get_color())
-    for ax, t in zip(axes, ["ASR of the smoothed model", "clean accuracy (dotted: honest)"]):
-        ax.set_xscale("log")
-        ax.set_xlabel("σ / activation ℓ2")
-        ax.set_title(t)
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    figs = [
-        Figure(
-            "smoothing_asr_clean_vs_sigma.png",
-            "ASR and clean accuracy of the smoothed backdoored model (solid) and the smoothed "
-            "honest control (dotted) vs σ relative to the activation's median ℓ2.",
-            fig,
-        )
-    ]
-    fig2 = MplFigure(figsize=(6, 4))
-    ax = fig2.subplots()
-    for name, d in data.items():
-        for r, v in d.get("certify", {}).items():
-            rad = np.asarray(v["backdoored"]["radii"]) / d["l2"]
-            ax.plot(np.sort(rad), np.linspace(0, 1, rad.size), label=f"{name} σ/ℓ2={r}")
-    ax.axvline(1.0, color="k", lw=0.8)
-    ax.set_xlabel("certified radius / activation ℓ2 (0 = abstain)")
-    ax.set_ylabel("fraction of held-out points ≤")
-    ax.legend(fontsize=6)
-    ax.grid(alpha=0.3)
-    figs.append(
-        Figure(
-            "smoothing_certified_radii.png",
-            "Distribution of certified radii of the smoothed backdoored model, in units "
-            "of the activation's ℓ2 (right of the line: provably immune).",
-            fig2,
-        )
-    )
-    return figs
