@@ -60,6 +60,7 @@ from ._validate import (
     is_concrete,
 )
 from .keys import AbstractBackdoorKey
+from .train import minimize
 
 
 __all__ = [
@@ -336,21 +337,12 @@ def _gaussian_frequencies(key, width, dim, dtype):
 def _train_head(phi, y, head0, weight_decay, learning_rate, *, loss, task, steps):
     # Full-batch optax Adam on the features (computed once), one compiled lax.scan.
     data_loss = _loss_fn(loss, task)
-    optim = optax.adam(learning_rate)
 
-    def objective(w):
+    def objective(w, _key):
         return data_loss(phi @ w.T, y) + 0.5 * weight_decay * jnp.sum(w * w)
 
-    def step(carry, _):
-        w, state = carry
-        value, grad = jax.value_and_grad(objective)(w)
-        updates, state = optim.update(grad, state, w)
-        return (optax.apply_updates(w, updates), state), value
-
-    # optax's Adam mixes int step counts with float decays (standard promotion); allow it for
-    # the optimiser only, so callers running with strict promotion can train.
-    with jax.numpy_dtype_promotion("standard"):
-        (w, _), _ = jax.lax.scan(step, (head0, optim.init(head0)), None, length=steps)
+    # The library's one optax loop (deterministic objective: the step keys are unused).
+    w = minimize(jr.key(0), objective, head0, optimizer=optax.adam(learning_rate), steps=steps)
     norm = jnp.linalg.norm(w)  # Assumption 6.1: unit norm (Frobenius for logits; see module)
     return jnp.where(norm > 0, w / jnp.where(norm > 0, norm, 1), w)
 
