@@ -261,9 +261,18 @@ def test_deterministic_per_key_and_independent_of_batch_size():
     c = S.class_counts(jr.key(1), model, x, batch_size=1000, **kw)
     np.testing.assert_array_equal(a, b)
     assert int(a.sum()) == 1000 and not np.array_equal(a, c)
+    # At distance σ from the hyperplane (p_A = Φ(1) ≈ 0.84): a certificate, not an abstention.
+    x = model.w * (0.5 / jnp.linalg.norm(model.w))
     r1 = S.certify(jr.key(3), model, x, sigma=0.5, **CERT)
     r2 = S.certify(jr.key(3), model, x, sigma=0.5, **CERT)
     assert float(r1[0]) == float(r2[0]) and float(r1[1]) == float(r2[1])
+    # CERTIFY's two draw sets (n0 selection, then estimation) are chunked separately: a
+    # batch_size dividing neither 100 nor 10,000 gives the same certificate, and another key
+    # another radius (the estimate really depends on the draws).
+    r3 = S.certify(jr.key(3), model, x, sigma=0.5, batch_size=333, **CERT)
+    r4 = S.certify(jr.key(4), model, x, sigma=0.5, batch_size=333, **CERT)
+    assert float(r3[0]) == float(r1[0]) and float(r3[1]) == float(r1[1])
+    assert float(r1[0]) == 1.0 and float(r1[1]) > 0 and float(r4[1]) != float(r1[1])
 
 
 def test_jit_vmap_and_batch_agree():

@@ -132,6 +132,7 @@ __all__ = [
     "lipschitz_bound",
 ]
 
-# Private names other jaxbd files still read (`jaxbd.experiments.smoothing`: the binomial
-# p-value; `benchmarks/bench_certify.py` and the memory test: the jitted counting step).
+# Private names read outside the package: the binomial p-value (tests/test_smoothing.py checks it
+# against scipy.stats.binomtest) and the jitted counting step (benchmarks/bench_certify.py and
+# the memory test lower it for XLA's memory analysis).
 _PRIVATE_USED_ELSEWHERE = (_binom_two_sided_p, _counts_jit)

@@ -1,6 +1,6 @@
 r"""One example: [`smooth`][] (GKVZ §7), [`class_counts`][], [`predict`][] and [`certify`][]
-(Cohen et al. PREDICT / CERTIFY), each a device part built on
-[`noisy_sum`](._monte_carlo) (jittable, no host step: `*_core`) plus, for PREDICT / CERTIFY,
+(Cohen et al. PREDICT / CERTIFY), each a device part built on `_monte_carlo.noisy_sum`
+(jittable, no host step: `*_core`) plus, for PREDICT / CERTIFY,
 the host statistic of `_stats`. The `*_batch` functions map the same `*_core` over rows."""
 
 from collections.abc import Callable
