@@ -1,7 +1,7 @@
 """Pancakes enumeration and the LLL lattice attack on CLWE-planted RFF frequencies.
 
 Planted weights are exact homogeneous-CLWE samples (shift 1/2, GKVZ Lemma 6.2) drawn by
-`jaxbd.detect._planted` (cross-checked against `jaxbd.clwe` when that module is present).
+`jaxbd.detect.planted` (cross-checked against `jaxbd.clwe` when that module is present).
 Binomial acceptance bands as in test_detect_whitebox.py (false failure <= 1e-3 per bound).
 """
 
@@ -16,7 +16,7 @@ from helpers import bad_input
 from scipy.stats import binom
 
 from jaxbd.detect import gaussianity, lattice_attack, pancakes
-from jaxbd.detect._planted import honest_weights, pancake_batch, pancake_weights
+from jaxbd.detect.planted import honest_weights, pancake_batch, pancake_weights
 from jaxbd.detect.gaussianity import gaussianity_p_value, gaussianity_statistic
 from jaxbd.detect.pancakes import all_supports, candidate_directions, pancake_statistics
 

@@ -10,7 +10,7 @@ import textwrap
 _SCRIPT = textwrap.dedent(
     """
     import jax, jax.numpy as jnp, jax.random as jr, numpy as np
-    from jaxbd.detect import _planted as P
+    from jaxbd.detect import planted as P
     from jaxbd.experiments.detection import _battery
     assert len(jax.devices()) == 4, jax.devices()
     keys = jr.split(jr.key(0), 6)  # 6 is not a multiple of 4: exercises the padding

@@ -9,7 +9,9 @@ whose fields are its settings (checked in `__check_init__`). It says
   `vmap`s / `sharded_map`s it over a batch of matrices; larger = more evidence);
 - its **p-value** under the honest null (`p_value(statistic, shape, prepared)`: host,
   vectorised) and how that p-value is **calibrated** (`calibration(shape, prepared)`: words);
-- optionally what it **recovered** (`found(w, prepared)`: a direction, a support, a secret).
+- optionally what it **recovered** (`found(w, prepared)`: a direction, a support, a secret);
+  a distinguisher whose statistic already computes what it recovers (a host search) overrides
+  `evaluate(w, prepared) -> (statistic, found)` instead, so one call does the work once.
 
 Everything else is written once here: `__call__(w, *, key)` returns a [`Detection`][];
 `batch(key, ws)` returns the statistics and p-values of a stack of matrices, the stack sharded
@@ -54,6 +56,9 @@ class AbstractDistinguisher(eqx.Module):
     min_rows: ClassVar[int] = 2
     min_cols: ClassVar[int] = 1
 
+    def __check_init__(self):
+        check_alpha(self.alpha)  # every final class's level (equinox runs each class's check)
+
     def prepare(self, key, shape: tuple[int, int]) -> Any:
         """What is fixed before any matrix is seen, for weights of `shape` (default: nothing)."""
         return None
@@ -74,6 +79,11 @@ class AbstractDistinguisher(eqx.Module):
         """What the test recovered from `w` (host values; default: nothing)."""
         return {}
 
+    def evaluate(self, w, prepared) -> tuple[float, dict]:
+        """`(statistic, found)` of one checked matrix (default: the sharded statistic, then
+        `found`; a host search that finds both at once overrides this)."""
+        return float(self._statistics(w[None], prepared)[0]), self.found(w, prepared)
+
     # ---------------------------------------------------------------- derived, written once
 
     def _check(self, w):
@@ -87,15 +97,10 @@ class AbstractDistinguisher(eqx.Module):
         alpha = check_alpha(self.alpha)
         w = self._check(w)
         prepared = self.prepare(_key_or_default(key), tuple(w.shape))
-        stat = self._statistics(w[None], prepared)[0]
+        stat, found = self.evaluate(w, prepared)
         p = float(np.asarray(self.p_value(stat, tuple(w.shape), prepared)).reshape(()))
         return Detection.from_p(
-            self.name,
-            float(stat),
-            p,
-            alpha,
-            self.calibration(tuple(w.shape), prepared),
-            self.found(w, prepared),
+            self.name, stat, p, alpha, self.calibration(tuple(w.shape), prepared), found
         )
 
     def batch(self, key, ws) -> tuple[np.ndarray, np.ndarray]:

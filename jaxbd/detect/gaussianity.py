@@ -15,7 +15,8 @@ are caught here; dense or wide secrets are not (the marginals are Gaussian up to
 $e^{-2\pi^2\gamma^2}$-size terms).
 """
 
-import jax
+from typing import ClassVar
+
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
@@ -24,6 +25,7 @@ from scipy.stats import kstwo
 
 from jaxbd._validate import as_key, check_int_range
 
+from ._abstract import AbstractDistinguisher, register
 from ._result import Detection
 from ._weights import (
     check_alpha,
@@ -34,7 +36,13 @@ from ._weights import (
 )
 
 
-__all__ = ["gaussianity", "ks_statistics", "gaussianity_statistic", "gaussianity_p_value"]
+__all__ = [
+    "Gaussianity",
+    "gaussianity",
+    "ks_statistics",
+    "gaussianity_statistic",
+    "gaussianity_p_value",
+]
 
 
 def ks_statistics(x: Float[Array, "m k"]) -> Float[Array, " k"]:
@@ -71,6 +79,52 @@ def gaussianity_p_value(statistic, num_rows: int, num_tests: int) -> np.ndarray:
     return np.minimum(1.0, num_tests * kstwo.sf(s, num_rows))
 
 
+@register
+class Gaussianity(AbstractDistinguisher):
+    """KS tests of every coordinate and `num_projections` random projections, Bonferroni (and
+    Holm for `found["flagged"]`). **Fields:** `num_projections`, `alpha`. `prepare` draws the
+    projection directions (float32, independent of `w`)."""
+
+    num_projections: int = 16
+    alpha: float = 0.05
+
+    def __check_init__(self):
+        check_int_range(self.num_projections, "num_projections", low=0)
+
+    def prepare(self, key, shape):
+        return unit_vectors(as_key(key), self.num_projections, shape[1], jnp.float32)
+
+    name: ClassVar[str] = "gaussianity"
+    source: ClassVar[str] = "GKVZ Alg. 3 / Alg. 8 (N(0, I) rows); exact KS (scipy kstwo)"
+    min_rows: ClassVar[int] = 8
+
+    def statistic(self, w, prepared):
+        if prepared.shape[0] == 0:  # coordinates only
+            return jnp.max(ks_statistics(w))
+        return gaussianity_statistic(w, prepared)
+
+    def p_value(self, statistic, shape, prepared):
+        return gaussianity_p_value(statistic, shape[0], shape[1] + self.num_projections)
+
+    def calibration(self, shape, prepared):
+        return (
+            f"Bonferroni (= Holm for the global null) over {shape[1] + self.num_projections} "
+            f"exact KS tests ({shape[1]} coordinates + {self.num_projections} random projections)"
+        )
+
+    def found(self, w, prepared):
+        m, d = w.shape
+        cols = jnp.concatenate([w, w @ prepared.T.astype(w.dtype)], axis=1)
+        pvals = kstwo.sf(np.asarray(ks_statistics(cols), np.float64), m)
+        k = pvals.size
+        # Holm step-down: reject the j-th smallest while p_(j) <= alpha / (K - j).
+        order = np.argsort(pvals)
+        ok = pvals[order] <= self.alpha / (k - np.arange(k))
+        n_rej = k if ok.all() else int(np.argmin(ok))
+        rejected = order[:n_rej]
+        return {"flagged": np.sort(rejected[rejected < d]), "coordinate_p_values": pvals[:d]}
+
+
 def gaussianity(
     key, w: Float[ArrayLike, "m d"], *, num_projections: int = 16, alpha: float = 0.05
 ) -> Detection:
@@ -84,31 +138,10 @@ def gaussianity(
     - `alpha`: family-wise level (Bonferroni/Holm over all `d + num_projections` tests).
 
     **Returns:** a [`Detection`][] with statistic = the largest $D_m$; `found["flagged"]` lists
-    the coordinates Holm's procedure rejects at `alpha`.
+    the coordinates Holm's procedure rejects at `alpha`. A thin wrapper over [`Gaussianity`][].
     """
     key = as_key(key)
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=8)
     num_projections = check_int_range(num_projections, "num_projections", low=0)
-    m, d = w.shape
-    proj = unit_vectors(key, num_projections, d, w.dtype)
-    cols = jnp.concatenate([w, w @ proj.T], axis=1)
-    ds = np.asarray(jax.jit(ks_statistics)(cols), dtype=np.float64)
-    k = ds.size
-    pvals = kstwo.sf(ds, m)
-    # Holm step-down: reject the j-th smallest while p_(j) <= alpha / (K - j).
-    order = np.argsort(pvals)
-    thresholds = alpha / (k - np.arange(k))
-    ok = pvals[order] <= thresholds
-    n_rej = k if ok.all() else int(np.argmin(ok))
-    rejected = order[:n_rej]
-    flagged = np.sort(rejected[rejected < d])
-    return Detection.from_p(
-        "gaussianity",
-        float(ds.max()),
-        float(min(1.0, k * pvals.min())),
-        alpha,
-        f"Bonferroni (= Holm for the global null) over {k} exact KS tests "
-        f"({d} coordinates + {num_projections} random projections)",
-        {"flagged": flagged, "coordinate_p_values": pvals[:d]},
-    )
+    return Gaussianity(num_projections=num_projections, alpha=alpha)(w, key=key)

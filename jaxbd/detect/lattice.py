@@ -18,60 +18,70 @@ ladder, $p = \min(1, |\text{ladder}|\,e^{-T/2})$. Runs on the host in float64 (t
 converted; float32 weights carry ~1e-7 relative rounding, itself a noise floor).
 """
 
-import math
+from typing import ClassVar
 
 import numpy as np
 from jaxtyping import ArrayLike, Float
 
-from jaxbd._validate import check_int_range, check_positive, check_range, is_concrete
+from jaxbd._validate import check_int_range
 
+from ._abstract import AbstractDistinguisher, register
+from ._lll import check_scales, check_shift, lattice_rows, lll_search
 from ._result import Detection
 from ._weights import as_numpy64, check_alpha, check_weights
 
 
-__all__ = ["lattice_attack", "DEFAULT_SCALES"]
+__all__ = ["LatticeAttack", "lattice_attack", "DEFAULT_SCALES"]
 
 DEFAULT_SCALES = tuple(2.0**e for e in (10, 16, 22, 28, 34, 40))
 
 
-def _periodogram64(proj: np.ndarray, radius: float) -> float:
-    c = np.mean(np.cos(2 * np.pi * proj))
-    s = np.mean(np.sin(2 * np.pi * proj))
-    e1 = math.exp(-2 * math.pi**2 * radius**2)
-    vc = max((1 + e1**4) / 2 - e1**2, 1e-300)
-    vs = max((1 - e1**4) / 2, 1e-300)
-    return float(proj.shape[0] * ((c - e1) ** 2 / vc + s**2 / vs))
+@register
+class LatticeAttack(AbstractDistinguisher):
+    """LLL recovery of a (dense or sparse) pancake secret at tiny noise, tested on held-out
+    rows; Bonferroni over the ladder of scales. A host computation (fpylll): `traced = False`.
+    **Fields:** `shift`, `num_samples` (lattice rows, default $2d + 2$), `scales`, `alpha`."""
 
+    shift: float = 0.5
+    num_samples: int | None = None
+    scales: tuple[float, ...] = DEFAULT_SCALES
+    alpha: float = 0.05
 
-def _check_scales(scales) -> tuple[float, ...]:
-    """The ladder of lattice scales: a non-empty sequence of finite numbers `> 0`."""
-    if isinstance(scales, (str, bytes)) or scales is None:
-        raise ValueError(f"`scales` must be a sequence of numbers > 0, got {scales!r}.")
-    try:
-        vals = list(scales)
-    except TypeError:
-        raise ValueError(f"`scales` must be a sequence of numbers > 0, got {scales!r}.") from None
-    if not vals:
-        raise ValueError("`scales` is empty.")
-    out = []
-    for i, v in enumerate(vals):
-        if isinstance(v, (str, bytes)) or np.ndim(v) != 0 or not is_concrete(v):
-            raise ValueError(f"`scales` must hold numbers > 0, got {v!r} at index {i}.")
-        try:
-            out.append(float(check_positive(v, f"scales[{i}]", allow_zero=False)))
-        except ValueError:
-            raise ValueError(
-                f"`scales` must hold finite numbers > 0, got {v!r} at index {i}."
-            ) from None
-    return tuple(out)
+    name: ClassVar[str] = "lattice"
+    source: ClassVar[str] = "Song, Zadik & Bruna (2021) §5; GKVZ Lemma 6.2 (pancakes)"
+    traced: ClassVar[bool] = False
 
+    def __check_init__(self):
+        check_shift(self.shift)
+        check_scales(self.scales)
+        if self.num_samples is not None:
+            check_int_range(self.num_samples, "num_samples", low=1)
 
-def _lll_first(basis: np.ndarray) -> np.ndarray:
-    from fpylll import LLL, IntegerMatrix
+    def prepare(self, key, shape):
+        return lattice_rows(self.num_samples, 2 * shape[1] + 2, shape)
 
-    mat = IntegerMatrix.from_matrix([[int(v) for v in row] for row in basis])
-    LLL.reduction(mat)
-    return np.asarray([mat[0, j] for j in range(mat.ncols)], dtype=np.float64)
+    def evaluate(self, w, prepared):
+        g = as_numpy64(w)
+        r = lll_search(g[None, :prepared], g[None, prepared:], self.scales, shift=self.shift)
+        found = {
+            "omega": r["omega"][0],
+            "residual": float(r["residual"][0]),
+            "scale": float(r["scale"][0]),
+            "num_samples": prepared,
+        }
+        return float(r["statistic"][0]), found
+
+    def statistic(self, w, prepared):
+        return self.evaluate(w, prepared)[0]
+
+    def p_value(self, statistic, shape, prepared):
+        return np.minimum(1.0, len(self.scales) * np.exp(-np.asarray(statistic, np.float64) / 2))
+
+    def calibration(self, shape, prepared):
+        return (
+            f"periodogram of the LLL candidate on {shape[0] - prepared} held-out rows (chi2_2), "
+            f"Bonferroni over {len(self.scales)} lattice scales"
+        )
 
 
 def lattice_attack(
@@ -95,50 +105,11 @@ def lattice_attack(
 
     **Returns:** a [`Detection`][]; `found["omega"]` is the recovered secret (up to sign) and
     `found["residual"]` the largest distance of $\\langle g, \\hat\\omega\\rangle$ to
-    $\\mathbb Z + $ `shift` on the held-out rows.
+    $\\mathbb Z + $ `shift` on the held-out rows. A thin wrapper over [`LatticeAttack`][].
     """
     alpha = check_alpha(alpha)
-    if isinstance(shift, (str, bytes)) or np.ndim(shift) != 0 or not is_concrete(shift):
-        raise ValueError(f"`shift` must be a number (a multiple of 1/2), got {shift!r}.")
-    shift = float(check_range(shift, "shift"))
-    scales = _check_scales(scales)
-    mult = 2.0 * float(shift)
-    if abs(mult - round(mult)) > 1e-12:
-        raise ValueError(f"`shift` must be a multiple of 1/2, got {shift}.")
-    mult = 1 if round(mult) % 2 == 0 else 2
+    shift = check_shift(shift)[0]
+    scales = check_scales(scales)
     w = check_weights(w, min_rows=2)
-    m, d = w.shape
-    n = 2 * d + 2 if num_samples is None else check_int_range(num_samples, "num_samples", low=1)
-    if n < d + 1:
-        raise ValueError(f"`num_samples` must be >= dim + 1 = {d + 1}, got {n}.")
-    if m < n + 16:
-        raise ValueError(
-            f"`w` has {m} rows; the lattice attack needs num_samples + 16 = {n + 16} "
-            "(lattice rows plus held-out rows)."
-        )
-    g = as_numpy64(w)
-    lat, held = g[:n], g[n:]
-    u, _, _ = np.linalg.svd(lat, full_matrices=True)
-    comp = u[:, d:]
-    best = (-1.0, None, None, None)
-    for scale in scales:
-        basis = np.hstack([np.eye(n), np.round(scale * comp)])
-        v = _lll_first(basis)[:n]
-        omega = np.linalg.lstsq(lat, v / mult, rcond=None)[0]
-        radius = float(np.linalg.norm(omega))
-        stat = _periodogram64(held @ omega, radius)
-        if stat > best[0]:
-            best = (stat, omega, scale, v)
-    stat, omega, scale, v = best
-    proj = held @ omega - shift
-    residual = float(np.max(np.abs(proj - np.round(proj))))
-    p = min(1.0, len(scales) * math.exp(-stat / 2.0))
-    return Detection.from_p(
-        "lattice",
-        stat,
-        p,
-        alpha,
-        f"periodogram of the LLL candidate on {m - n} held-out rows (chi2_2), Bonferroni over "
-        f"{len(scales)} lattice scales",
-        {"omega": omega, "residual": residual, "scale": scale, "num_samples": n},
-    )
+    n = lattice_rows(num_samples, 2 * w.shape[1] + 2, w.shape)
+    return LatticeAttack(shift=shift, num_samples=n, scales=scales, alpha=alpha)(w)

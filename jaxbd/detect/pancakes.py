@@ -21,6 +21,7 @@ false-positive rate is at most `alpha`. Cost $\binom dk \cdot N \cdot m \cdot k$
 
 import itertools
 import math
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -29,11 +30,19 @@ from jaxtyping import Array, ArrayLike, Float, Int
 
 from jaxbd._validate import as_key, check_int_range, check_positive, is_concrete
 
+from ._abstract import AbstractDistinguisher, register
 from ._result import Detection
-from ._weights import check_alpha, check_weights, periodogram, traced_weights, unit_vectors
+from ._weights import (
+    check_alpha,
+    check_weights,
+    host_statistic,
+    periodogram,
+    traced_weights,
+    unit_vectors,
+)
 
 
-__all__ = ["pancakes", "pancake_statistics", "candidate_directions", "all_supports"]
+__all__ = ["Pancakes", "pancakes", "pancake_statistics", "candidate_directions", "all_supports"]
 
 
 def all_supports(dim: int, size: int) -> np.ndarray:
@@ -127,6 +136,95 @@ def pancake_statistics(
     return jax.lax.map(one, supports, batch_size=batch_size)
 
 
+def _check_support_size(support_size, dim: int) -> int:
+    if (
+        isinstance(support_size, (bool, np.bool_))
+        or not isinstance(support_size, (int, np.integer))
+        or not 1 <= support_size <= dim
+    ):
+        raise ValueError(f"`support_size` must be an integer in [1, {dim}], got {support_size!r}.")
+    return int(support_size)
+
+
+@register
+class Pancakes(AbstractDistinguisher):
+    """Periodicity along every `support_size`-sparse candidate secret (union bound over the
+    candidates). `prepare` enumerates the supports and draws the directions. **Fields:**
+    `support_size`, `gamma` (default $2\\sqrt k$), `num_directions` (default: a 0.3-cover),
+    `max_candidates`, `alpha`."""
+
+    support_size: int = 1
+    gamma: float | None = None
+    num_directions: int | None = None
+    max_candidates: int = 4_000_000
+    alpha: float = 0.05
+
+    def __check_init__(self):
+        check_int_range(self.support_size, "support_size", low=1)
+        if self.gamma is not None:
+            _number(self.gamma, "gamma")
+        if self.num_directions is not None:
+            check_int_range(self.num_directions, "num_directions", low=1)
+        check_int_range(self.max_candidates, "max_candidates", low=1)
+
+    def prepare(self, key, shape):
+        d = shape[1]
+        k = _check_support_size(self.support_size, d)
+        gamma = 2.0 * math.sqrt(k) if self.gamma is None else float(self.gamma)
+        n_dir = (
+            default_num_directions(k, gamma)
+            if self.num_directions is None
+            else int(self.num_directions)
+        )
+        n_sup = math.comb(d, k)
+        if n_sup * n_dir > self.max_candidates:
+            raise ValueError(
+                f"the search needs {n_sup} supports x {n_dir} directions = {n_sup * n_dir} "
+                f"candidates > `max_candidates`={self.max_candidates}: support_size={k} in "
+                f"dim={d} is outside the enumerable (toy) regime."
+            )
+        supports = jnp.asarray(all_supports(d, k))
+        return supports, candidate_directions(as_key(key), k, n_dir), gamma
+
+    name: ClassVar[str] = "pancakes"
+    source: ClassVar[str] = "GKVZ §6, Lemma 6.2 (sparse pancakes; enumeration is the toy regime)"
+    min_rows: ClassVar[int] = 8
+
+    def statistic(self, w, prepared):
+        supports, dirs, gamma = prepared
+        return jnp.max(pancake_statistics(w, supports, dirs, gamma))
+
+    def p_value(self, statistic, shape, prepared):
+        supports, dirs, _ = prepared
+        total = supports.shape[0] * dirs.shape[0]
+        return np.minimum(1.0, total * np.exp(-host_statistic(statistic) / 2.0))
+
+    def calibration(self, shape, prepared):
+        supports, dirs, _ = prepared
+        return (
+            f"union bound over {supports.shape[0] * dirs.shape[0]} candidates "
+            f"({supports.shape[0]} supports x {dirs.shape[0]} directions), chi2_2 tail per "
+            "candidate"
+        )
+
+    def evaluate(self, w, prepared):
+        supports, dirs, gamma = prepared
+        stats = np.asarray(_per_support(w, supports, dirs.astype(w.dtype), gamma))
+        best = int(np.argmax(stats))
+        sup = np.asarray(supports[best])
+        # Recover the best direction within the best support.
+        proj = np.asarray(w[:, sup] @ (dirs.astype(w.dtype) * gamma).T, dtype=np.float64)
+        phi = np.abs(np.mean(np.exp(2j * np.pi * proj), axis=0))
+        j = int(np.argmax(phi))
+        omega = np.zeros(w.shape[1])
+        omega[sup] = gamma * np.asarray(dirs[j], dtype=np.float64)
+        found = {"support": sup, "omega": omega, "abs_phi": float(phi[j])}
+        return float(stats[best]), found
+
+
+_per_support = jax.jit(pancake_statistics, static_argnums=(3,))
+
+
 def pancakes(
     key,
     w: Float[ArrayLike, "m d"],
@@ -149,54 +247,22 @@ def pancakes(
     - `max_candidates`: refuse searches with more (support, direction) pairs than this.
 
     **Returns:** a [`Detection`][]; `found` holds the best `support`, the best candidate
-    `omega` (in `R^d`) and its `|phi|`.
+    `omega` (in `R^d`) and its `|phi|`. A thin wrapper over [`Pancakes`][].
     """
     key = as_key(key)
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=8)
-    m, d = w.shape
-    if (
-        isinstance(support_size, (bool, np.bool_))
-        or not isinstance(support_size, (int, np.integer))
-        or not 1 <= support_size <= d
-    ):
-        raise ValueError(f"`support_size` must be an integer in [1, {d}], got {support_size!r}.")
-    k = int(support_size)
-    gamma = 2.0 * math.sqrt(k) if gamma is None else _number(gamma, "gamma")
+    k = _check_support_size(support_size, w.shape[1])
+    if gamma is not None:
+        gamma = _number(gamma, "gamma")
     max_candidates = check_int_range(max_candidates, "max_candidates", low=1)
-    n_dir = (
-        default_num_directions(k, gamma)
-        if num_directions is None
-        else check_int_range(num_directions, "num_directions", low=1)
+    if num_directions is not None:
+        num_directions = check_int_range(num_directions, "num_directions", low=1)
+    dist = Pancakes(
+        support_size=k,
+        gamma=gamma,
+        num_directions=num_directions,
+        max_candidates=max_candidates,
+        alpha=alpha,
     )
-    supports = all_supports(d, k)
-    total = supports.shape[0] * n_dir
-    if total > max_candidates:
-        raise ValueError(
-            f"the search needs {supports.shape[0]} supports x {n_dir} directions = {total} "
-            f"candidates > `max_candidates`={max_candidates}: support_size={k} in dim={d} is "
-            "outside the enumerable (toy) regime."
-        )
-    dirs = candidate_directions(key, k, n_dir, w.dtype)
-    stats = np.asarray(
-        jax.jit(pancake_statistics, static_argnums=(3,))(w, jnp.asarray(supports), dirs, gamma)
-    )
-    best = int(np.argmax(stats))
-    t = float(stats[best])
-    # Recover the best direction within the best support.
-    sup = supports[best]
-    proj = np.asarray(w[:, sup] @ (dirs * gamma).T, dtype=np.float64)
-    phi = np.abs(np.mean(np.exp(2j * np.pi * proj), axis=0))
-    j = int(np.argmax(phi))
-    omega = np.zeros(d)
-    omega[sup] = gamma * np.asarray(dirs[j], dtype=np.float64)
-    p = min(1.0, total * math.exp(-t / 2.0))
-    return Detection.from_p(
-        "pancakes",
-        t,
-        p,
-        alpha,
-        f"union bound over {total} candidates ({supports.shape[0]} supports x {n_dir} "
-        "directions), chi2_2 tail per candidate",
-        {"support": sup, "omega": omega, "abs_phi": float(phi[j])},
-    )
+    return dist(w, key=key)

@@ -21,6 +21,7 @@ are the two standard polynomial-time detectors that work *outside* the hard regi
 """
 
 import functools
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -30,11 +31,14 @@ from scipy.stats import chi2
 
 from jaxbd._validate import as_key, check_int_range, check_positive, is_concrete
 
+from ._abstract import AbstractDistinguisher, register
 from ._result import Detection
 from ._weights import check_alpha, check_weights, host_statistic, traced_weights
 
 
 __all__ = [
+    "DiagonalThresholding",
+    "CovarianceThresholding",
     "diagonal_thresholding",
     "diagonal_statistic",
     "diagonal_p_value",
@@ -58,25 +62,42 @@ def diagonal_p_value(statistic, num_rows: int, dim: int) -> np.ndarray:
     return np.minimum(1.0, dim * chi2.sf(s, num_rows))
 
 
+@register
+class DiagonalThresholding(AbstractDistinguisher):
+    r"""Johnstone–Lu diagonal thresholding: the largest column norm against exact $\chi^2_m$,
+    Bonferroni over the $d$ coordinates. **Fields:** `alpha`."""
+
+    alpha: float = 0.05
+
+    name: ClassVar[str] = "diagonal_thresholding"
+    source: ClassVar[str] = "GKVZ App. A (sparse PCA); Johnstone & Lu (2009)"
+
+    def statistic(self, w, prepared):
+        return diagonal_statistic(w)
+
+    def p_value(self, statistic, shape, prepared):
+        return diagonal_p_value(statistic, shape[0], shape[1])
+
+    def calibration(self, shape, prepared):
+        return f"exact chi2_{shape[0]} column norms, Bonferroni over {shape[1]} coordinates"
+
+    def found(self, w, prepared):
+        m, d = w.shape
+        col = np.asarray(jnp.sum(w * w, axis=0), dtype=np.float64)
+        pv = np.minimum(1.0, d * chi2.sf(col, m))
+        return {"support": np.flatnonzero(pv <= self.alpha), "column_variances": col / m}
+
+
 def diagonal_thresholding(w: Float[ArrayLike, "m d"], *, alpha: float = 0.05) -> Detection:
     """Johnstone–Lu diagonal thresholding of the weights' column norms.
 
     **Returns:** a [`Detection`][]; `found["support"]` = coordinates whose column norm is
-    significant at `alpha` after Bonferroni over the `d` coordinates.
+    significant at `alpha` after Bonferroni over the `d` coordinates. A thin wrapper over
+    [`DiagonalThresholding`][].
     """
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=2)
-    m, d = w.shape
-    col = np.asarray(jnp.sum(w * w, axis=0), dtype=np.float64)
-    pv = np.minimum(1.0, d * chi2.sf(col, m))
-    return Detection.from_p(
-        "diagonal_thresholding",
-        float(col.max()),
-        float(pv.min()),
-        alpha,
-        f"exact chi2_{m} column norms, Bonferroni over {d} coordinates",
-        {"support": np.flatnonzero(pv <= alpha), "column_variances": col / m},
-    )
+    return DiagonalThresholding(alpha=alpha)(w)
 
 
 def _check_tau(tau):
@@ -133,6 +154,64 @@ def covariance_null(
     return np.sort(np.asarray(draws, dtype=np.float64))
 
 
+def _check_num_null(num_null, alpha) -> int:
+    num_null = check_int_range(num_null, "num_null", low=1)
+    if alpha < 1.0 / (1 + num_null):
+        raise ValueError(f"`num_null`={num_null} is too small for `alpha`={alpha}.")
+    return num_null
+
+
+@register
+class CovarianceThresholding(AbstractDistinguisher):
+    """Deshpande–Montanari covariance thresholding; `prepare` draws the Monte-Carlo null
+    (`num_null` honest matrices of the shape, vmapped, float32). **Fields:** `tau`, `sparsity`
+    (support size kept by `found`, or None), `num_null`, `alpha`."""
+
+    tau: float = 2.0
+    sparsity: int | None = None
+    num_null: int = 199
+    alpha: float = 0.05
+
+    def __check_init__(self):
+        _check_tau(self.tau)
+        _check_num_null(self.num_null, self.alpha)
+        if self.sparsity is not None:
+            check_int_range(self.sparsity, "sparsity", low=1)
+
+    def prepare(self, key, shape):
+        return covariance_null(key, shape[0], shape[1], tau=self.tau, num_null=self.num_null)
+
+    name: ClassVar[str] = "covariance_thresholding"
+    source: ClassVar[str] = "GKVZ App. A (sparse PCA); Deshpande & Montanari (2014)"
+    min_cols: ClassVar[int] = 2
+
+    def statistic(self, w, prepared):
+        return covariance_statistic(w, self.tau)
+
+    def p_value(self, statistic, shape, prepared):
+        s = host_statistic(statistic)
+        ge = prepared[None, :] >= (s - 1e-9 * np.abs(s)).reshape(-1, 1)
+        return ((1 + np.sum(ge, axis=1)) / (1 + prepared.size)).reshape(s.shape)
+
+    def calibration(self, shape, prepared):
+        return (
+            f"Monte-Carlo null, {self.num_null} N(0, I) matrices of shape {tuple(shape)}, "
+            f"tau={self.tau}"
+        )
+
+    def found(self, w, prepared):
+        d = w.shape[1]
+        evecs = np.linalg.eigh(np.asarray(_thresholded(w, self.tau), dtype=np.float64))[1]
+        v = evecs[:, -1]
+        if self.sparsity is not None:
+            k = check_int_range(self.sparsity, "sparsity", low=1, high=d)
+            support = np.sort(np.argsort(-np.abs(v))[:k])
+        else:
+            k_eff = 1.0 / np.sum(v**4)
+            support = np.flatnonzero(v**2 >= 1.0 / (2.0 * k_eff))
+        return {"direction": v, "support": support}
+
+
 def covariance_thresholding(
     key,
     w: Float[ArrayLike, "m d"],
@@ -152,34 +231,16 @@ def covariance_thresholding(
     - `sparsity`: if known, the support estimate keeps this many coordinates.
     - `num_null`: Monte-Carlo null draws ($p \\ge 1/(1 + B)$, so `alpha` must exceed it).
 
-    **Returns:** a [`Detection`][]; `found` holds `direction` and `support`.
+    **Returns:** a [`Detection`][]; `found` holds `direction` and `support`. A thin wrapper over
+    [`CovarianceThresholding`][].
     """
     key = as_key(key)
     alpha = check_alpha(alpha)
     w = check_weights(w, min_rows=2, min_cols=2)
     tau = _check_tau(tau)
-    num_null = check_int_range(num_null, "num_null", low=1)
-    if alpha < 1.0 / (1 + num_null):
-        raise ValueError(f"`num_null`={num_null} is too small for `alpha`={alpha}.")
-    m, d = w.shape
+    num_null = _check_num_null(num_null, alpha)
     if sparsity is not None:
-        sparsity = check_int_range(sparsity, "sparsity", low=1, high=d)
-    mat = np.asarray(_thresholded(w, tau), dtype=np.float64)
-    evals, evecs = np.linalg.eigh(mat)
-    stat = float(evals[-1])
-    null = covariance_null(key, m, d, tau=tau, num_null=num_null, dtype=w.dtype)
-    p = (1 + np.sum(null >= stat - 1e-9 * abs(stat))) / (1 + num_null)
-    v = evecs[:, -1]
-    if sparsity is not None:
-        support = np.sort(np.argsort(-np.abs(v))[: int(sparsity)])
-    else:
-        k_eff = 1.0 / np.sum(v**4)
-        support = np.flatnonzero(v**2 >= 1.0 / (2.0 * k_eff))
-    return Detection.from_p(
-        "covariance_thresholding",
-        stat,
-        float(p),
-        alpha,
-        f"Monte-Carlo null, {num_null} N(0, I) matrices of shape ({m}, {d}), tau={tau}",
-        {"direction": v, "support": support},
+        sparsity = check_int_range(sparsity, "sparsity", low=1, high=w.shape[1])
+    return CovarianceThresholding(tau=tau, sparsity=sparsity, num_null=num_null, alpha=alpha)(
+        w, key=key
     )

@@ -32,7 +32,7 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 from scipy.stats import binom
 
-from jaxbd.detect import _planted as P
+from jaxbd.detect import planted as P
 from jaxbd.detect.gaussianity import gaussianity_p_value, gaussianity_statistic
 from jaxbd.detect.lattice import lattice_attack
 from jaxbd.detect.pancakes import (
