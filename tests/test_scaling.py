@@ -47,3 +47,12 @@ def test_experiment_quick_smoke():
     assert isinstance(res, ExperimentResult) and res.name == "scaling"
     assert all(c.holds is not None for c in res.claims)
     assert len(res.figures) == 1 and len(res.tables) == 2
+
+
+def test_compile_time_is_reported_apart_from_run_time():
+    mem, sec, comp = scaling.memory_compile_and_time(lambda x: x + 1.0, jnp.ones(4), repeats=1)
+    assert mem["output"] == 16 and np.isfinite(sec) and np.isfinite(comp) and comp >= 0.0
+    _, sec, comp = scaling.memory_compile_and_time(lambda x: x + 1.0, jnp.ones(4), timed=False)
+    assert np.isnan(sec) and np.isfinite(comp)
+    rows = scaling.smoothing_sweep(0, draws=[256], width=8, dim=4, batch_size=256)
+    assert np.isfinite(rows[0]["compile_seconds"])
