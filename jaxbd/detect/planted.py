@@ -1,6 +1,7 @@
-r"""Honest and planted first-layer weights, sampled directly (no head training).
+r"""Honest and planted first-layer weights, sampled directly (no head training) — public.
 
-Used by the tests and the detection experiment: a white-box distinguisher of the first layer only
+Used by the tests and the detection experiment (and open to any auditor who wants honest and
+planted matrices at given parameters): a white-box distinguisher of the first layer only
 sees these matrices, so sampling them directly gives the same detection power as training full
 models, at a fraction of the cost.
 
@@ -13,7 +14,7 @@ models, at a fraction of the cost.
   `secret_dim`-subset of coordinates, $\gamma = 2\sqrt{k}$ by default. Along $u$ the projection
   $t = \langle g, u\rangle$ is the Gaussian mixture over layers $a_j = j + $ `shift` with weights
   $\propto e^{-a_j^2/(2(\beta^2+\gamma^2))}$, means $\gamma a_j/(\beta^2+\gamma^2)$ and std
-  $\beta/\sqrt{\beta^2+\gamma^2}$ (DESIGN §5), layers kept out to $|a_j| \le 12\sqrt{\beta^2+
+  $\beta/\sqrt{\beta^2+\gamma^2}$ (the sampler of `jaxbd.clwe.pancakes`), layers kept out to $|a_j| \le 12\sqrt{\beta^2+
   \gamma^2}$; orthogonal to $u$, $g$ is standard Gaussian. Sample in float64 for tiny $\beta$.
 """
 
@@ -24,11 +25,17 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
 
+from jaxbd._validate import as_key, check_int_range
 from jaxbd.sharding import sharded_map
 
 
+def _shape(num_units, dim) -> tuple[int, int]:
+    return check_int_range(num_units, "num_units", low=1), check_int_range(dim, "dim", low=1)
+
+
 def honest_weights(key, num_units: int, dim: int, dtype=jnp.float32) -> Float[Array, "m d"]:
-    return jr.normal(key, (num_units, dim), dtype)
+    """Rows $N(0, I_d)$: the honest first layer (GKVZ Alg. 3 / Alg. 8)."""
+    return jr.normal(as_key(key), _shape(num_units, dim), dtype)
 
 
 def _support_mask(key, dim: int, size) -> Array:
@@ -50,7 +57,8 @@ def spiked_weights(
     key, num_units: int, dim: int, *, sparsity: int, theta: float, dtype=jnp.float32
 ) -> tuple[Float[Array, "m d"], Float[Array, " d"]]:
     """Rows with covariance $I + \\theta ss^\\top$; returns `(w, s)`."""
-    k1, k2 = jr.split(key)
+    num_units, dim = _shape(num_units, dim)
+    k1, k2 = jr.split(as_key(key))
     s = sparse_unit(k1, dim, sparsity, dtype)
     z = jr.normal(k2, (num_units, dim), dtype)
     c = (jnp.sqrt(1.0 + jnp.asarray(theta, dtype)) - 1.0).astype(dtype)
@@ -112,7 +120,8 @@ def pancake_weights(
 
     `secret_dim`, `beta` and `gamma` may be traced if `max_gamma` (static) bounds the norm.
     """
-    k1, k2 = jr.split(key)
+    num_units, dim = _shape(num_units, dim)
+    k1, k2 = jr.split(as_key(key))
     if max_gamma is None:
         max_gamma = 2.0 * math.sqrt(secret_dim) if gamma is None else float(gamma)
     omega = secret(k1, dim, secret_dim, gamma, dtype)
