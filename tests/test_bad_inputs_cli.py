@@ -6,6 +6,7 @@ the tests of `python -m jaxbd.cli` itself start a process. Failed writes (a full
 must leave the previous output file intact and no temp file behind, for every output kind.
 """
 
+import argparse
 import contextlib
 import errno
 import io as _io
@@ -17,8 +18,9 @@ import sys
 import numpy as np
 import pytest
 from badinput import CliResult, Row, check_row, ids, one_line_error
+from cli_toys import SupportMax, registered
 
-from jaxbd import _cli_workflow as wf, cli, io
+from jaxbd import cli, io
 
 
 P: dict[str, str] = {}  # paths of the planted run and the bad files, filled by `planted`
@@ -39,11 +41,13 @@ def run(*argv: str) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
-def cli_row(command, argument, bad, argv, words, code=2):
-    """A row running `jaxbd ARGV` (`{name}` placeholders are paths from `P`)."""
+def cli_row(command, argument, bad, argv, words, code=2, toy=False):
+    """A row running `jaxbd ARGV` (`{name}` placeholders are paths from `P`); `toy`: with the
+    toy distinguisher of `cli_toys` registered (a required field, range checks)."""
 
     def call():
-        res = run(*[a.format(**P) for a in argv])
+        with registered(SupportMax) if toy else contextlib.nullcontext():
+            res = run(*[a.format(**P) for a in argv])
         one_line_error(res, code, words)
         raise CliError(res.stderr.strip().splitlines()[-1])
 
@@ -202,12 +206,16 @@ def _rows():
           ("--data", "features")),
         # ---------------------------------------------------------------- detect
         r("detect", "--tests", "unknown", [*det, "--tests", "bogus"], ("--tests", "bogus")),
-        r("detect", "--support-size", "missing", [*det, "--tests", "pancakes"],
+        r("detect", "--support-size", "missing", [*det, "--tests", "toy"], ("--support-size",),
+          toy=True),
+        r("detect", "--support-size", "0", [*det, "--tests", "toy", "--support-size", "0"],
+          ("--support-size",), toy=True),
+        r("detect", "--support-size", "> columns", [*det, "--tests", "toy",
+          "--support-size", "100"], ("--support-size", "columns"), toy=True),
+        r("detect", "--support-size", "test not chosen", [*det, "--tests", "spectral",
+          "--support-size", "2"], ("--support-size", "toy-support-max"), toy=True),
+        r("detect", "--support-size", "not a flag", [*det, "--support-size", "2"],
           ("--support-size",)),
-        r("detect", "--support-size", "0", [*det, "--tests", "pancakes", "--support-size", "0"],
-          ("--support-size",)),
-        r("detect", "--support-size", "> columns", [*det, "--tests", "pancakes",
-          "--support-size", "100"], ("--support-size",)),
         r("detect", "--alpha", "0", [*det, "--alpha", "0"], ("--alpha",)),
         r("detect", "--alpha", "1.5", [*det, "--alpha", "1.5"], ("--alpha",)),
         r("detect", "--weights", "no such field", [*det, "--weights", "nope"], ("--weights",)),
@@ -393,7 +401,7 @@ def test_failed_write_keeps_previous_output(kind, planted, tmp_path, monkeypatch
 def test_failed_write_of_plant_test_inputs(planted, tmp_path, monkeypatch):
     out = tmp_path / "run"
     out.mkdir()
-    target = out / wf.TEST_FILE
+    target = out / cli.TEST_FILE
     target.write_bytes(b"previous contents")
     _full_disk(monkeypatch, target)
     res = run("plant", "relu", "--data", P["data"], "--width", "16", "--sparsity", "2",
@@ -456,7 +464,7 @@ def _jit_error(message):
     def f(x):
         return eqx.error_if(x, x < 0, message)
 
-    with wf.quiet_callbacks():
+    with cli.quiet_callbacks():
         try:
             f(jnp.float32(-1.0)).block_until_ready()
         except Exception as e:  # noqa: BLE001
@@ -466,14 +474,14 @@ def _jit_error(message):
 
 def test_jit_errors_become_one_line():
     e = _jit_error("`strength` must be a finite number >= 0.")
-    kind, msg = wf.innermost(e)
+    kind, msg = cli.innermost(e)
     assert "Equinox" in kind and msg == "`strength` must be a finite number >= 0."
-    args = wf.argparse.Namespace(strength=None)
-    assert wf.classify(e, args) == (2, "--strength: `strength` must be a finite number >= 0.")
+    args = argparse.Namespace(strength=None)
+    assert cli.classify(e, args) == (2, "--strength: `strength` must be a finite number >= 0.")
     oom = RuntimeError("RESOURCE_EXHAUSTED: Out of memory\nwhile allocating 3 GiB")
-    assert wf.classify(oom) == (1, "RuntimeError: RESOURCE_EXHAUSTED: Out of memory while "
+    assert cli.classify(oom) == (1, "RuntimeError: RESOURCE_EXHAUSTED: Out of memory while "
                                    "allocating 3 GiB")  # fmt: skip
-    assert wf.classify(ValueError("`sigma` must be > 0"), wf.argparse.Namespace(sigma=1.0)) == (
+    assert cli.classify(ValueError("`sigma` must be > 0"), argparse.Namespace(sigma=1.0)) == (
         2, "--sigma: `sigma` must be > 0",
     )  # fmt: skip
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from helpers import tree_bitwise_equal
 
-from jaxbd import _cli_workflow as wf, cli, datasets, io, metrics
+from jaxbd import cli, datasets, io, linear, metrics
 
 
 def _have(name):
@@ -87,6 +87,7 @@ def test_end_to_end_files_and_printed_paths(e2e):
     assert stat.S_IMODE(os.stat(out / "wrong.key").st_mode) == 0o600
     assert runs["activate"].stdout.strip() == f"activated: {out / 'act.npz'}"
     assert "| attack success rate (ASR) |" in runs["evaluate"].stdout
+    assert "| gap: ASR - max(control) |" in runs["evaluate"].stdout
     assert f"json: {out / 'ev.json'}" in runs["evaluate"].stdout
     assert "[jaxbd]" in runs["plant"].stderr  # progress goes to stderr
 
@@ -118,6 +119,25 @@ def test_end_to_end_numbers_match_library(e2e):
         assert got[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
 
 
+def test_sanity_warnings_agree_with_the_numbers(e2e):
+    """plant warns iff the honest model is within 2 pp of the majority-class rate; evaluate
+    flags iff ASR - max(control) < 0.5 (one `[jaxbd] warning:` line each)."""
+    _, out, _, runs = e2e
+    honest = io.load(out / "honest.jaxbd")
+    with np.load(out / "test_inputs.npz") as f:
+        x, y = jnp.asarray(f["x"]), f["y"]
+    majority = np.unique(y, return_counts=True)[1].max() / y.size
+    near = metrics.clean_accuracy(honest, x, jnp.asarray(y)) <= majority + 0.02
+    warned = [ln for ln in runs["plant"].stderr.splitlines() if "majority-class rate" in ln]
+    assert len(warned) == int(near) and all(ln.startswith("[jaxbd] warning: ") for ln in warned)
+    ev = json.loads((out / "ev.json").read_text())
+    controls = [ev[k] for k in ("control_honest", "control_random", "control_wrong_key")]
+    assert ev["asr_gap"] == pytest.approx(ev["asr"] - max(controls))
+    flagged = [ln for ln in runs["evaluate"].stderr.splitlines() if "ASR - max(control)" in ln]
+    assert len(flagged) == int(ev["asr_gap"] < 0.5)
+    assert all(ln.startswith("[jaxbd] warning: ") for ln in flagged)
+
+
 def test_end_to_end_files_hold_the_library_models(e2e):
     _, out, data, _ = e2e
     relu = importlib.import_module("jaxbd.relu")
@@ -141,7 +161,7 @@ def test_memorizing_workflow_in_process(tmp_path, capsys):
                    "--num-candidates", "64", "--eps", "1e-3"])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     assert (out / "wrong.key").exists()  # a trigger point that was never planted (control)
-    res = wf.evaluate(
+    res = cli.evaluate(
         cli_args(["evaluate", "--model", str(out / "backdoored.jaxbd"),
                   "--honest", str(out / "honest.jaxbd"), "--key", str(out / "backdoor.key")])
     )  # fmt: skip
@@ -152,11 +172,7 @@ def test_memorizing_workflow_in_process(tmp_path, capsys):
 
 
 def cli_args(argv):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    wf.add_subcommands(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
+    return cli.build_parser().parse_args(argv)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -251,29 +267,59 @@ def test_help_has_examples(command, capsys):
 
 def test_read_inputs_accepts_single_example_npy(tmp_path):
     np.save(tmp_path / "one.npy", np.arange(4.0))
-    assert wf.read_inputs(str(tmp_path / "one.npy")).shape == (1, 4)
-    x = jnp.ones(3)
-    assert wf.LinearClassifier(jnp.ones(3), jnp.zeros(()))(x) == 3.0
+    assert cli.read_inputs(str(tmp_path / "one.npy")).shape == (1, 4)
 
 
-def test_detect_matches_library(planted, capsys):
+def test_file_of_the_old_cli_layout_still_loads(tmp_path, capsys):
+    """`tests/data/cli_old_layout_linear.jaxbd`: the honest model of `jaxbd plant checksum
+    --data digits --classes 3 8` written by the CLI before `jaxbd/_cli_workflow.py` became
+    `jaxbd/cli/` (it names `jaxbd._cli_workflow.LinearClassifier`)."""
+    import pathlib
+
+    old = pathlib.Path(__file__).parent / "data" / "cli_old_layout_linear.jaxbd"
+    assert b"jaxbd._cli_workflow.LinearClassifier" in old.read_bytes()
+    model = io.load(old)
+    assert type(model) is linear.LinearClassifier
+    res = cli.evaluate(cli_args(["evaluate", "--model", str(old)]))  # its recorded data
+    ds = datasets.load("digits", classes=(3, 8))
+    assert res["clean_accuracy_backdoored"] == metrics.clean_accuracy(model, ds.x_test, ds.y_test)
+    assert res["clean_accuracy_backdoored"] > 0.9
+    io.save(tmp_path / "again.jaxbd", model)  # re-saved under its public name
+    assert b"jaxbd.linear.LinearClassifier" in (tmp_path / "again.jaxbd").read_bytes()
+
+
+def test_detect_dispatches_through_the_registry(planted, capsys):
+    """Registered distinguishers (a user's too) run as `cls(alpha, **fields)(w, key)`, with
+    their fields as flags; names resolve by unique prefix."""
+    from cli_toys import SupportMax, registered
+
     from jaxbd import detect
 
     run = planted / "run"
     json_out = run / "detect.json"
-    rc = cli.main(["detect", "--model", str(run / "backdoored.jaxbd"), "--tests", "spectral",
-                   "diagonal", "--json-out", str(json_out)])  # fmt: skip
-    out = capsys.readouterr().out
-    assert rc == 0 and "| spectral |" in out and "| diagonal |" in out
+    model = str(run / "backdoored.jaxbd")
+    with registered(SupportMax):
+        rc = cli.main(["detect", "--model", model, "--tests", "spec", "toy-support-max",
+                       "--support-size", "3", "--seed", "5", "--json-out", str(json_out)])  # fmt: skip
+        out = capsys.readouterr().out
+        assert rc == 0 and "| spectral |" in out and "| toy-support-max |" in out
+        with pytest.raises(SystemExit):
+            cli.main(["detect", "--help"])
+        helptext = " ".join(capsys.readouterr().out.split())
+        assert "toy-support-max a user's distinguisher (CLI tests)" in helptext
+        assert "--support-size" in helptext and "toy-support-max: columns read" in helptext
+        msg = _fail(["detect", "--model", model, "--tests", "toy-support-max"], capsys)
+        assert msg.startswith("jaxbd detect: error: --support-size: toy-support-max needs")
+        msg = _fail(["detect", "--model", model, "--support-size", "2"], capsys)
+        assert "--support-size: does not apply to --tests" in msg
     got = json.loads(json_out.read_text())["tests"]
     g = io.load(run / "backdoored.jaxbd").g  # the auto-chosen first layer of a RandomReLU
     assert got["spectral"]["p_value"] == pytest.approx(detect.spectral(g).p_value)
-    assert got["diagonal"]["statistic"] == pytest.approx(detect.diagonal_thresholding(g).statistic)
-    msg = _fail(
-        ["detect", "--model", str(run / "backdoored.jaxbd"), "--tests", "pancakes"], capsys
-    )
-    assert "--support-size" in msg
-    msg = _fail(["detect", "--model", str(run / "backdoored.jaxbd"), "--weights", "nope"], capsys)
+    want = SupportMax(support_size=3)(g, key=jr.fold_in(jr.key(5), 1))
+    assert got["toy-support-max"]["statistic"] == pytest.approx(want.statistic)
+    assert got["toy-support-max"]["found"] == {"support": [0, 1, 2]}
+    assert "toy-support-max" not in detect.names()  # registered only inside the block
+    msg = _fail(["detect", "--model", model, "--weights", "nope"], capsys)
     assert "no 'nope'" in msg
 
 
@@ -308,13 +354,15 @@ def test_signature_workflow_in_process(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     assert b"-----BEGIN PRIVATE KEY-----" in (out / "backdoor.key").read_bytes()
     assert b"PRIVATE KEY" not in (out / "backdoored.jaxbd").read_bytes()
-    res = wf.evaluate(
+    res = cli.evaluate(
         cli_args(["evaluate", "--model", str(out / "backdoored.jaxbd"), "--honest",
                   str(out / "honest.jaxbd"), "--key", str(out / "backdoor.key"),
                   "--wrong-key", str(out / "wrong.key"), "--target", "-1"])
     )  # fmt: skip
     assert res["target"] == -1.0 and res["asr"] == 1.0
     assert res["control_wrong_key"] < 0.5 and res["control_random"] < 0.5
+    controls = [res[k] for k in ("control_honest", "control_random", "control_wrong_key")]
+    assert res["asr_gap"] == pytest.approx(1.0 - max(controls)) and res["asr_gap"] > 0.5
 
 
 def test_runtime_failure_is_exit_code_1(planted, monkeypatch, capsys):
@@ -331,13 +379,41 @@ def test_runtime_failure_is_exit_code_1(planted, monkeypatch, capsys):
     assert msg.endswith("(run with --debug for the traceback)")
 
 
+def test_evaluate_flags_a_gap_below_one_half(planted, capsys):
+    """Strength 0 activates nothing: ASR equals the random control (same l0/l2 = 0), so the
+    gap is 0 and evaluate says so, in one warning line."""
+    run = planted / "run"
+    rc = cli.main(["evaluate", "--model", str(run / "backdoored.jaxbd"), "--honest",
+                   str(run / "honest.jaxbd"), "--key", str(run / "backdoor.key"),
+                   "--strength", "0"])  # fmt: skip
+    cap = capsys.readouterr()
+    warned = [ln for ln in cap.err.splitlines() if "ASR - max(control)" in ln]
+    assert rc == 0 and len(warned) == 1 and warned[0].startswith("[jaxbd] warning: ASR - max")
+    assert "| gap: ASR - max(control) |" in cap.out
+
+
+def test_plant_warns_near_the_majority_rate(planted, tmp_path, monkeypatch, capsys):
+    with np.load(planted / "run" / "test_inputs.npz") as f:
+        y = f["y"]
+    majority = float(np.unique(y, return_counts=True)[1].max() / y.size)
+    argv = ["plant", "relu", "--data", str(planted / "mine.npz"), "--width", str(WIDTH),
+            "--head", "uniform", "--no-wrong-key"]  # fmt: skip
+    for acc, warns in ((majority + 0.015, True), (majority + 0.03, False)):
+        monkeypatch.setattr(metrics, "clean_accuracy", lambda m, x, y, a=acc: a)
+        assert cli.main([*argv, "--out", str(tmp_path / f"{acc}")]) == 0
+        err = capsys.readouterr().err.splitlines()
+        warned = [ln for ln in err if "majority-class rate" in ln]
+        assert len(warned) == int(warns), err
+        assert all(ln.startswith("[jaxbd] warning: the honest model") for ln in warned)
+
+
 def test_evaluate_with_explicit_data_inherits_normalisation(planted):
     run = planted / "run"
     args = cli_args(["evaluate", "--model", str(run / "backdoored.jaxbd"), "--data",
                      str(planted / "mine.npz")])  # fmt: skip
     header = io.read_header(run / "backdoored.jaxbd")
-    assert wf.model_data_spec(args, header)["normalize"] == "unit_norm"  # relu's default
-    res = wf.evaluate(args)
+    assert cli.model_data_spec(args, header)["normalize"] == "unit_norm"  # relu's default
+    res = cli.evaluate(args)
     ds = datasets.load_arrays(planted / "mine.npz", normalize="unit_norm")
     bd = io.load(run / "backdoored.jaxbd")
     assert res["clean_accuracy_backdoored"] == metrics.clean_accuracy(bd, ds.x_test, ds.y_test)

@@ -51,9 +51,9 @@ _JAXBD_MODULES = (
     "jaxbd.constructions._lattice_signature",
     "jaxbd.constructions._memorizing",
     "jaxbd.constructions._persistent",
-    "jaxbd._cli_workflow",
 )
-# Classes that moved, under the names older files (or this session's CLI runs) gave them.
+# Classes that moved, under the names older files gave them. (The CLI, `jaxbd.cli`, defines
+# no class a file holds; CLI runs of an earlier layout named these two after its module.)
 _ALIASES = {
     "jaxbd._cli_workflow.LinearClassifier": "jaxbd.linear.LinearClassifier",
     "jaxbd._cli_workflow.TriggerKey": "jaxbd.constructions._memorizing.TriggerKey",
@@ -108,8 +108,10 @@ def _add(obj, name: str | None = None) -> str:
     return name
 
 
-# Dataclasses of jaxbd that are machinery, not data (they hold callables): never in a file.
-_NOT_DATA = frozenset({"jaxbd._cli_workflow.Param", "jaxbd._cli_workflow.Construction"})
+# Dataclasses of jaxbd's listed modules that are machinery, not data (they hold callables):
+# never in a file. (None at present: the CLI's `Param` / `Construction` live in `jaxbd.cli`,
+# which is not listed.)
+_NOT_DATA: frozenset[str] = frozenset()
 
 
 def _module_members(mod: ModuleType) -> Iterable[tuple[object, str]]:

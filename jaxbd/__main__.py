@@ -1,0 +1,8 @@
+"""`python -m jaxbd ARGS` = `jaxbd ARGS`."""
+
+import sys
+
+from .cli import main
+
+
+sys.exit(main())

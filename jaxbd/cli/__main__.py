@@ -1,0 +1,8 @@
+"""`python -m jaxbd.cli ARGS` = `jaxbd ARGS`."""
+
+import sys
+
+from . import main
+
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""`jaxbd reproduce | run | list`: the registered experiments and their report.
+
+`jaxbd.experiments` and `jaxbd.report` (matplotlib) are imported only by these commands.
+"""
+
+import sys
+import traceback
+import warnings
+
+from ._args import SEED, command
+from ._errors import RunFailure, UsageError, innermost
+from ._files import check_out_dir
+
+
+_REPRODUCE_HELP = "run every registered experiment and write a report"
+
+_REPRODUCE_DESCRIPTION = (
+    "Run every registered experiment on bundled data and write "
+    "REPORT.md, results.json and PNG plots."
+)
+
+_REPRODUCE_EXAMPLES = ("jaxbd reproduce --quick --out report",)
+
+_RUN_HELP = "run one experiment"
+
+_RUN_DESCRIPTION = "Run one experiment and write its report."
+
+_RUN_EXAMPLES = ("jaxbd run rff --quick",)
+
+_LIST_HELP = "list registered experiments"
+
+_LIST_DESCRIPTION = "List the registered experiments."
+
+_LIST_EXAMPLES = ("jaxbd list",)
+
+
+def add_parsers(sub) -> None:
+    p = command(sub, "reproduce", _REPRODUCE_HELP, _REPRODUCE_DESCRIPTION, _REPRODUCE_EXAMPLES)
+    p.add_argument("--quick", action="store_true", help="smoke-sized run (about 3 min on 2 cores)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
+    r = command(sub, "run", _RUN_HELP, _RUN_DESCRIPTION, _RUN_EXAMPLES)
+    r.add_argument("name", help="experiment name (see 'jaxbd list')")
+    r.add_argument("--quick", action="store_true", help="smoke-sized run")
+    for q in (p, r):
+        q.add_argument("--out", default="report", help="output folder")
+        q.add_argument("--seed", type=SEED, default=0, help="base seed")
+        q.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    command(sub, "list", _LIST_HELP, _LIST_DESCRIPTION, _LIST_EXAMPLES)  # fmt: skip
+
+
+def run_list(args) -> int:
+    from .. import experiments
+
+    for name, exp in experiments.registry().items():
+        print(f"{name:22s} {exp.title}\n{'':22s} {exp.description}")
+    return 0
+
+
+def run_experiments(args) -> int:
+    names = (args.only or None) if args.command == "reproduce" else [args.name]
+    return _run(names, quick=args.quick, seed=args.seed, out=args.out,
+                progress=not args.no_progress, debug=args.debug)  # fmt: skip
+
+
+def _run_one(experiments, exp, name, ctx, debug):
+    from ..detect.regime import DetectableRegimeWarning
+
+    try:
+        with warnings.catch_warnings():
+            # Experiments sweep through detectable regimes on purpose; the detection
+            # experiment reports which distinguisher finds what.
+            warnings.simplefilter("ignore", DetectableRegimeWarning)
+            return exp.run(ctx), False
+    except Exception as e:
+        res = experiments.ExperimentResult(
+            name=name, title=exp.title, summary=exp.description, error=traceback.format_exc()
+        )
+        if debug:
+            print(res.error, file=sys.stderr)
+        kind, msg = innermost(e)
+        print(f"[jaxbd] {name} failed: {kind}: {msg} (traceback in the report)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return res, True
+
+
+def _run(names, *, quick: bool, seed: int, out: str, progress: bool, debug: bool = False) -> int:
+    from .. import experiments
+    from ..report import write_report
+
+    reg = experiments.registry()
+    names = list(reg) if names is None else names
+    unknown = [n for n in names if n not in reg]
+    if unknown:
+        raise UsageError(
+            f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(reg)} "
+            "(see 'jaxbd list')."
+        )
+    check_out_dir(out)
+    ctx = experiments.Context(quick=quick, seed=seed, show_progress=progress)
+    results, failed = [], []
+    for name in names:
+        print(f"[jaxbd] running {name}{' (quick)' if quick else ''} ...", file=sys.stderr,
+              flush=True)  # fmt: skip
+        res, bad = _run_one(experiments, reg[name], name, ctx, debug)
+        if bad:
+            failed.append(name)
+        else:
+            held = sum(c.holds is True for c in res.claims)
+            print(f"[jaxbd] {name}: {held}/{len(res.claims)} claims hold, {res.seconds:.1f} s",
+                  file=sys.stderr)  # fmt: skip
+        results.append(res)
+    try:
+        paths = write_report(results, out, quick=quick)
+    except OSError as e:
+        raise RunFailure(f"--out {out!r}: cannot write the report ({e})") from e
+    print(f"report: {paths['markdown']}")
+    print(f"results: {paths['json']}")
+    print(f"figures: {len(paths['figures'])} PNG file(s) in {out}")
+    if failed:
+        raise RunFailure(f"experiment(s) failed: {', '.join(failed)} (see {paths['markdown']})")
+    return 0
