@@ -24,7 +24,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
-from .. import metrics
+from .. import datasets, metrics
 from ._claims import AtLeast, AtMost, Describe, Within, exact, mean
 from ._core import Claim, Context, ExperimentResult, Figure, Table, register
 from ._gap import rate_gap
@@ -38,7 +38,7 @@ CONTROLS = ("control_honest", "control_random", "control_wrong_key")
 ROOT_2PI = math.sqrt(2 * math.pi)
 
 
-def _eligible(c, planted, ds, key):
+def _measure(c, planted, ds, key):
     """Inputs a one-way ASR counts (true label -1), and the mean features (uniform-head sweep)."""
     neg = np.asarray(ds.y_test) != 1.0
     out = {"eligible": float(np.sum(neg))}
@@ -92,8 +92,6 @@ def _ms(v) -> str:
 
 def _sweeps(spec, seeds, width, quick):
     """The trained-head sweep and the literal-regime sweep of one dataset; returns (d, both)."""
-    from .. import datasets
-
     d = datasets.load(spec.name, **spec.options).dim
     r = math.isqrt(d)  # the largest k <= sqrt(d)
     trained = Sweep(
@@ -324,10 +322,10 @@ def run(ctx: Context) -> ExperimentResult:
     fig = MplFigure(figsize=(11, 4 * len(specs)))
     for i, spec in enumerate(ctx.progress(specs, "relu datasets")):
         d, trained, lit = _sweeps(spec, seeds, width, quick)
-        res = run_sweep(trained, extra=_eligible)
+        res = run_sweep(trained, extra=_measure)
         axes = [fig.add_subplot(len(specs), 2, 2 * i + j) for j in (1, 2)]
         table, cl, info = _trained_part(res, spec.label, d, width, axes)
-        res_l = run_sweep(lit, extra=_eligible)
+        res_l = run_sweep(lit, extra=_measure)
         table_l, cl_l, *lit_info = _literal_part(res_l, spec.label)
         tables += [table, table_l]
         claims += cl + cl_l
@@ -339,11 +337,13 @@ def run(ctx: Context) -> ExperimentResult:
         )  # fmt: skip
     claims += _proof_claims(*literal[0])
     fig.tight_layout()
-    works = sum(c.holds is True for c in claims if c.statement.endswith("(trained head)"))
+    asr = [i for i, c in enumerate(claims) if c.statement.endswith("(trained head)")]
+    works = sum(claims[i].holds is True and claims[i + 1].holds is True for i in asr)
     summary = (
         f"Random-ReLU (width {width}) on unit-norm data. x + λs grows ‖x‖ and raises the features "
         "of every model, so the controls rise with λ too: with a trained head the backdoor "
-        f"reaches ASR ≥ {ASR_OK} at λ < ‖x‖ on {works} of {len(specs)} datasets, and taken "
+        f"reaches ASR ≥ {ASR_OK} with every control ≤ {CONTROL_OK} at λ < ‖x‖ on {works} of "
+        f"{len(specs)} datasets, and taken "
         "literally (uniform head, λ > 1/θ ≥ ‖x‖) it holds with ASR 1 but so do the controls. "
         "The proof sketch's bound σ ≥ λθ never exceeds what the honest model gives x'."
     )
