@@ -42,14 +42,12 @@ def _withheld_audits(model, x, y, sets, b_star=None):
     return out
 
 
-def _cell(c, p, k_eval, ds, x_rand, sets) -> dict:
+def _cell(c, p, k_eval, ds, x_rand, sets, ref) -> dict:
     """Evaluate one planted cell with the construction's controls, and audit it."""
     ev = c.evaluate(k_eval, p, ds.x_test, ds.y_test)
-    bd, honest, tk = p.backdoored, p.honest, p.backdoor_key
+    bd, tk = p.backdoored, p.backdoor_key
     x, y = np.asarray(ds.x_train), np.asarray(ds.y_train)
-    changed = lambda z: float(
-        np.mean(np.asarray(predict(bd, z)) != np.asarray(predict(honest, z)))
-    )  # noqa: E731
+    changed = lambda z, h: float(np.mean(np.asarray(predict(bd, z)) != h))  # noqa: E731
     rep = mz.audit(bd, ds.x_train, ds.y_train)
     b_star = float(bd.project(tk.x_star))
     hit = rep.contains(b_star)
@@ -63,12 +61,12 @@ def _cell(c, p, k_eval, ds, x_rand, sets) -> dict:
         "clean_h": ev.clean_accuracy_honest,
         "clean_b": ev.clean_accuracy_backdoored,
         "train": clean_accuracy(bd, ds.x_train, ds.y_train),
-        "dtest": changed(ds.x_test),
-        "drand": changed(x_rand),
+        "dtest": changed(ds.x_test, ref["test"]),
+        "drand": changed(x_rand, ref["random"]),
         "found": float(hit.any()),
         "flags": rep.num_flagged,
         "rank": float(rep.unexplained_width_rank[hit][0]) if hit.any() else np.nan,
-        "recon": float(np.linalg.norm(guess - np.asarray(tk.x_star))) / median_nn_distance(ds.x_train),
+        "recon": float(np.linalg.norm(guess - np.asarray(tk.x_star))) / ref["nn"],
         "slab_frac": float(np.mean(rep.in_unexplained(x_rand))),
         "withheld": _withheld_audits(bd, x, y, sets, b_star),
     }  # fmt: skip
@@ -92,6 +90,8 @@ def measure(pair, seed, *, eps_rel, num_candidates, num_random, trials, withheld
     sets = [(k, rng.choice(n, size=k, replace=False)) for k in withheld_ks for _ in range(trials)]
     x_rand = jr.normal(jr.fold_in(key, 7), (num_random, ds.dim), ds.x_train.dtype)
     x, y = np.asarray(ds.x_train), np.asarray(ds.y_train)
+    ref = {"test": np.asarray(predict(honest, ds.x_test)), "random": np.asarray(predict(honest, x_rand)),
+           "nn": median_nn_distance(ds.x_train)}  # fmt: skip
     honest_rec = {
         "flags_full": rep.num_flagged + rep.num_mislabeled,
         "widths": widths / w_med,
@@ -108,6 +108,6 @@ def measure(pair, seed, *, eps_rel, num_candidates, num_random, trials, withheld
         except ValueError as err:  # the range cannot be placed: counted by reason
             rec["error"] = _reason(err)
         else:
-            rec.update(_cell(c, p, k_eval, ds, x_rand, sets))
+            rec.update(_cell(c, p, k_eval, ds, x_rand, sets, ref))
         cells.append(rec)
     return cells, honest_rec
