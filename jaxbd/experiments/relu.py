@@ -21,6 +21,7 @@ import math
 
 import jax
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
@@ -202,6 +203,7 @@ def _trained_part(res, label, d, width, axes):
         ax.legend(fontsize=7)
     axes[0].set(xlabel="λ = ‖δ‖₂ / ‖x‖₂", ylabel="one-way ASR (→ +1)", ylim=(-0.02, 1.02))
     axes[1].set(xlabel="spike θ (red: BBP √(d/m))", ylabel="ASR − max(control)", xscale="log")
+    axes[1].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     return table, claims, dict(bbp_theta=bbp, best_cell=list(best.values()))
 
 
