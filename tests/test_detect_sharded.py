@@ -1,5 +1,5 @@
-"""The detection experiment's sweeps (sampling planted first layers, batch statistics) run through
-`jaxbd.sharding.sharded_map`; on 4 forced CPU devices they equal the single-device jit(vmap)."""
+"""The distinguishers' `batch` and the planted samplers run through `jaxbd.sharding.sharded_map`;
+on 4 forced CPU devices they equal the single-device jit(vmap)."""
 
 import os
 import subprocess
@@ -10,19 +10,18 @@ import textwrap
 _SCRIPT = textwrap.dedent(
     """
     import jax, jax.numpy as jnp, jax.random as jr, numpy as np
+    from jaxbd import detect
     from jaxbd.detect import planted as P
-    from jaxbd.experiments.detection import _battery
     assert len(jax.devices()) == 4, jax.devices()
     keys = jr.split(jr.key(0), 6)  # 6 is not a multiple of 4: exercises the padding
     w = P.spiked_batch(keys, 2.0, 3, num_units=40, dim=8)
     ref_w = jax.jit(jax.vmap(lambda k: P.spiked_weights(k, 40, 8, sparsity=3, theta=2.0)[0]))(keys)
     np.testing.assert_allclose(np.asarray(w), np.asarray(ref_w), rtol=1e-5, atol=1e-6)
-    bat = _battery(jr.key(1), 40, 8, num_null=9, pancake_sizes=(), names=("spectral", "diagonal"))
-    got = bat.statistics(w)
-    ref = jax.jit(jax.vmap(bat.one))(w)
-    for name in ref:
-        np.testing.assert_allclose(np.asarray(got[name]), np.asarray(ref[name]), rtol=1e-5)
-    assert sorted(got) == ["diagonal", "spectral"], sorted(got)
+    for d in (detect.Spectral(), detect.DiagonalThresholding(), detect.Gaussianity()):
+        got = d.batch(jr.key(1), w)[0]
+        prepared = d.prepare(jr.key(1), (40, 8))
+        ref = jax.jit(jax.vmap(lambda x: d.statistic(x, prepared)))(w)
+        np.testing.assert_allclose(got, np.asarray(ref), rtol=1e-5)
     print("OK")
     """
 )

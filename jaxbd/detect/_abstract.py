@@ -121,9 +121,7 @@ class AbstractDistinguisher(eqx.Module):
     def _statistics(self, ws, prepared) -> np.ndarray:
         if not self.traced:
             return np.asarray([float(self.statistic(w, prepared)) for w in ws], np.float64)
-        from ..sharding import sharded_map
-
-        return np.asarray(sharded_map(_Bound(self, prepared), ws), np.float64)
+        return np.asarray(_sharded_statistics(_Bound(self, prepared), ws), np.float64)
 
 
 def _key_or_default(key):
@@ -139,6 +137,15 @@ class _Bound(eqx.Module):
 
     def __call__(self, w):
         return self.distinguisher.statistic(w, self.prepared)
+
+
+@eqx.filter_jit
+def _sharded_statistics(bound, ws):
+    """One compile per (distinguisher settings, prepared shapes, stack shape): sweeps that call
+    `batch` cell after cell reuse it."""
+    from ..sharding import sharded_map
+
+    return sharded_map(bound, ws)
 
 
 # ------------------------------------------------------------------------------ registry

@@ -21,6 +21,7 @@ models, at a fraction of the cost.
 import functools
 import math
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float
@@ -129,7 +130,7 @@ def pancake_weights(
     return w, omega
 
 
-# Batched samplers for the detection sweeps: one compiled call per shape, the batch of models
+# Batched samplers for the detection sweeps: one compiled (jitted) call per shape, the batch of models
 # split over every device by `jaxbd.sharding.sharded_map` (jit(vmap) on one device, same
 # numbers). Per-example functions are cached per static shape so that `sharded_map`'s compile
 # cache (keyed by the function's identity) is hit across heatmap cells; the cell parameters
@@ -170,6 +171,7 @@ def _broadcast(keys, value, dtype) -> Array:
     return jnp.full((keys.shape[0],), value, dtype)
 
 
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
 def spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype=jnp.float32):
     """[`spiked_weights`][] for each key, sharded over all devices (`theta`, `sparsity` may
     vary between calls without recompiling)."""
@@ -182,6 +184,7 @@ def spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype=jnp.f
     )
 
 
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "shift", "dtype"))
 def pancake_batch(
     keys, beta, secret_dim, *, num_units: int, dim: int, shift=0.5, dtype=jnp.float32
 ):
@@ -196,6 +199,7 @@ def pancake_batch(
     )
 
 
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
 def honest_batch(keys, *, num_units: int, dim: int, dtype=jnp.float32):
     """[`honest_weights`][] for each key, sharded over all devices."""
     return sharded_map(_honest_one(num_units, dim, jnp.dtype(dtype)), keys)
