@@ -305,16 +305,6 @@ def test_audit_with_withheld_point_flags_its_range():
     assert rep2.num_flagged == 1 and rep2.contains(p[i]).any()
 
 
-@pytest.mark.slow
-def test_experiments_quick():
-    from jaxbd.experiments import Context, get
-
-    for name in ("memorizing", "memorizing-backdoor"):
-        res = get(name).run(Context(quick=True, show_progress=False))
-        assert res.claims and res.tables and res.figures
-        assert all(c.holds in (True, False, None) for c in res.claims)
-
-
 _SHARDED_SCRIPT = """
 import jax, jax.numpy as jnp, jax.random as jr, numpy as np
 from jaxbd import memorizing as mz, sharding

@@ -288,18 +288,6 @@ def test_bad_inputs(multi, binary):
         bm(x[:-1])
 
 
-@pytest.mark.slow
-def test_experiment_signature_quick_smoke():
-    """The `signature` experiment runs (quick) and is well-formed (slow: ~40 s CPU)."""
-    from jaxbd.experiments import Context, ExperimentResult
-    from jaxbd.experiments.signature import run
-
-    res = run(Context(quick=True, show_progress=False))
-    assert isinstance(res, ExperimentResult) and res.name == "signature"
-    assert res.tables and res.figures and len(res.claims) >= 5
-    assert all(c.holds in (True, False, None) for c in res.claims)
-
-
 def test_step_range_and_dtype_bits_are_checked():
     """Steps so small that no unit-scale input decodes, or so large that activations overflow,
     are refused up front; so is a dtype too narrow for `bits_per_coord`."""
