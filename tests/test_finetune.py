@@ -224,8 +224,10 @@ def test_experiment_finetune_quick():
     from jaxbd.experiments import Context, get
 
     res = get("finetune").run(Context(quick=True, show_progress=False))
-    assert res.name == "finetune" and res.tables and res.figures and len(res.claims) == 2
+    assert res.name == "finetune" and res.tables and res.figures and len(res.claims) == 3
     assert all(c.holds in (True, False, None) for c in res.claims)
+    assert all(c.power != "not stated" for c in res.claims)
+    assert res.claims[2].holds is None  # head-only RFF: by construction, described
     assert res.data["steps"][0] == 0
 
 

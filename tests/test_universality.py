@@ -154,9 +154,11 @@ def test_experiment_universality_quick():
     from jaxbd.experiments import Context, get
 
     res = get("universality").run(Context(quick=True, show_progress=False))
-    assert res.name == "universality" and res.tables and res.figures and len(res.claims) == 3
+    assert res.name == "universality" and res.tables and res.figures and len(res.claims) == 6
+    assert all(c.power != "not stated" for c in res.claims)
     # The constructive head (Thm 3.1) must work on every input, whatever the data.
-    assert res.claims[2].holds is True
+    assert res.claims[-1].holds is True
+    assert res.claims[-1].power == "any violation (exact quantity)"
 
 
 def test_batched_targets_are_not_truncated():

@@ -23,7 +23,7 @@ from .. import datasets, relu
 from ..finetune import finetune_with_history
 from ..metrics import mean_std, random_perturbation
 from ..sharding import sharded_map
-from . import Claim, Context, ExperimentResult, Figure, Table, register
+from . import AtLeast, Claim, Context, Describe, ExperimentResult, Figure, Table, rate, register
 
 
 _GONE = 0.1  # the backdoor is "invalidated" once ASR - control <= this
@@ -247,28 +247,64 @@ def run(ctx: Context) -> ExperimentResult:
         + ". Control: a random perturbation with the same ℓ0/ℓ2 as the activation, on the same fine-tuned model.",
     )
 
-    # Claims: does fine-tuning invalidate the backdoor while keeping clean accuracy?
-    for kind in kinds:
-        broke, kept, total = 0, 0, 0
-        for (k2, *_), recs in curves.items():
-            if k2 != kind:
+    # Claims: does fine-tuning invalidate the backdoor while keeping clean accuracy? A run counts
+    # when it ends (mean of the last 3 records: ASR fluctuates by a few inputs from record to
+    # record) with ASR − control ≤ _GONE and clean accuracy ≥ before − 0.02.
+    def outcome(kind, which):
+        broke = survived = total = 0
+        for (k2, _, _, mode), recs in curves.items():
+            if k2 != kind or mode not in which:
                 continue
             for r in recs:
                 total += 1
-                # Last three records averaged: ASR fluctuates by a few inputs from record to record.
                 gone = np.mean(r["asr"][-3:] - r["control"][-3:]) <= _GONE
                 ok_acc = np.mean(r["acc"][-3:]) >= r["acc"][0] - 0.02
                 broke += bool(gone and ok_acc)
-                kept += bool(not gone)
-        claims.append(
-            Claim(
-                statement=f"[{kind}] Fine-tuning all or part of the weights on clean data invalidates the backdoor (keeping clean accuracy).",
-                source="Chardouvelis–Dao §4",
-                measured=f"invalidated with clean accuracy kept in {broke}/{total} runs; backdoor survives in {kept}/{total} (all optimisers, modes, seeds)",
-                holds=bool(broke == total) if total else None,
-                criterion=f"every run ends (mean of the last 3 records) with ASR − control ≤ {_GONE} and clean acc ≥ before − 0.02 (mixed results: does not hold unconditionally)",
-            )
+                survived += bool(not gone)
+        return broke, survived, total
+
+    every_run = AtLeast(1.0)  # the claim is unconditional: every run must invalidate it
+    what = "fraction of runs ending with ASR − control ≤ {} and clean acc ≥ before − 0.02"
+    what = what.format(_GONE)
+    b, s, n = outcome("relu", modes)
+    claims.append(
+        Claim(
+            "[relu] Fine-tuning all or part of the weights on clean data invalidates the "
+            "backdoor (keeping clean accuracy).",
+            "Chardouvelis–Dao §4 (their experiment: the random-ReLU construction)",
+            rate(b / n, n),
+            every_run,
+            f"invalidated in {b}/{n} runs, backdoor survives in {s}/{n} (all optimisers, "
+            "modes, seeds)",
+            what=what,
         )
+    )
+    b, s, n = outcome("rff", ["all"])
+    claims.append(
+        Claim(
+            "[rff] Conjecture: fine-tuning all weights on clean data invalidates the RFF "
+            "backdoor too (keeping clean accuracy).",
+            "Chardouvelis–Dao §1, footnote 1: a conjecture (they tested only random ReLU, §4)",
+            rate(b / n, n),
+            every_run,
+            f"invalidated in {b}/{n} runs, backdoor survives in {s}/{n} (all optimisers, seeds)",
+            what=what,
+        )
+    )
+    b, s, n = outcome("rff", ["head"])
+    claims.append(
+        Claim(
+            "[rff] Head-only fine-tuning cannot remove the RFF flip, by construction: the "
+            "activation negates every feature, and a bias-free binary head w has "
+            "sign(w·(−φ)) = −sign(w·φ) for every w.",
+            "GKVZ §6 (Activate-RFF) with a bias-free head; the binary exception to "
+            "Chardouvelis–Dao Thm 3.1",
+            rate(s / n, n),
+            Describe("an identity of the construction, not a test of a paper's claim"),
+            f"backdoor survives in {s}/{n} head-only runs, invalidated in {b}/{n}",
+            what="fraction of head-only runs where the backdoor survives",
+        )
+    )
 
     fig = MplFigure(figsize=(12, 7))
     for p_i, (kind, mode) in enumerate([(k, m) for k in kinds for m in modes]):
@@ -290,9 +326,8 @@ def run(ctx: Context) -> ExperimentResult:
     fig.tight_layout()
     summary = (
         f"Fine-tuning backdoored models on clean data ({steps} steps). Head-only fine-tuning "
-        "cannot remove the RFF flip: the activation negates the features, which flips every "
-        "bias-free linear head (the binary exception to Chardouvelis–Dao Thm 3.1); only moving "
-        "the frequencies off the pancakes can. "
+        "cannot remove the RFF flip by construction (the activation negates the features, which "
+        "flips every bias-free linear head); only moving the frequencies off the pancakes can. "
     ) + " ".join(f"{c.statement.split(']')[0]}]: {c.measured}." for c in claims)
     return ExperimentResult(
         name="finetune",

@@ -27,6 +27,7 @@ from ..metrics import (
 )
 from ..universality import head_margins, invalidating_heads
 from . import Claim, Context, ExperimentResult, Figure, Table, register
+from ._claims import AtLeast, AtMost, exact, mean, rate
 from .rff import fit_cells
 
 
@@ -105,6 +106,7 @@ def run(ctx: Context) -> ExperimentResult:
             "ctrl_random_reversed": reversed_rate(model, x_rand),
             "l2": float(jnp.linalg.norm(bk.perturbation)),
             "median_nn": median_nn_distance(xt),
+            "n_test": int(xt.shape[0]),
             "ctrl_honest_targeted": [
                 attack_success_rate(honest, xt, xa, target=t, y=yt) for t in range(c)
             ],
@@ -150,6 +152,7 @@ def run(ctx: Context) -> ExperimentResult:
         rec["inv_acc"] = float(jnp.mean(jnp.argmax(lz_inv, -1) == yt))
         rec["inv_min_rel_margin_clean"] = float(jnp.min(m_clean / jnp.linalg.norm(z, axis=1)))
         rec["inv_min_rel_margin_backdoor"] = float(jnp.min(m_bd / jnp.linalg.norm(zp, axis=1)))
+        rec["inv_positive_margins"] = float(jnp.mean((m_clean > 0) & (m_bd > 0)))
         # Every target, not only the reachable one, on a subset of inputs.
         n_sub = min(50, z.shape[0])
         tt = jnp.tile(jnp.arange(c), n_sub)
@@ -257,34 +260,68 @@ def run(ctx: Context) -> ExperimentResult:
     min_margin = min(
         min(r["inv_min_rel_margin_clean"], r["inv_min_rel_margin_backdoor"]) for r in per_seed
     )
+    # Per-seed rates on the test inputs: a mean over seeds, its standard error floored by the
+    # binomial one of the pooled inputs.
+    n_test = per_seed[0]["n_test"]
+    seed_mean = lambda key: mean([r[key] for r in per_seed], trials=n_test)  # noqa: E731
+    src = "Chardouvelis–Dao §3 (proof of Thm 3.1)"
     claims = [
         Claim(
-            statement="With the last layer untouched, activation only reverses the ranking: the label changes on (almost) every input, but a chosen target label is reached rarely.",
-            source="Chardouvelis–Dao §3 (proof of Thm 3.1)",
-            measured=f"untargeted {ms('untargeted')[0]:.3f}, reversed ranking {ms('reversed')[0]:.3f} (controls: honest {ms('ctrl_honest_reversed')[0]:.3f}, random {ms('ctrl_random_reversed')[0]:.3f}), targeted ASR mean {tgt_mean:.3f} (best target {tgt_max:.3f})",
-            holds=bool(
-                ms("untargeted")[0] >= 0.9
-                and ms("reversed")[0] >= 0.8
-                and tgt_mean <= 0.3
-                and max(ms("ctrl_honest_reversed")[0], ms("ctrl_random_reversed")[0]) <= 0.3
-            ),
-            criterion="untargeted ≥ 0.9, argmax(Wz') = argmin(Wz) on ≥ 80% (controls ≤ 30%), mean targeted ASR ≤ 0.3",
+            "With the last layer untouched, activation changes the label on (almost) every input.",
+            src,
+            seed_mean("untargeted"),
+            AtLeast(0.9),
+            what="untargeted ASR (mean over seeds)",
         ),
         Claim(
-            statement="Re-drawing the final layer at random breaks the targeted backdoor (the backdoor is not universal), while the untargeted flip survives every bias-free head.",
-            source="Chardouvelis–Dao Def. 2.2, Thm 3.1",
-            measured=f"(draw, target) pairs with targeted ASR < 0.5: {broken_frac:.3f} of {rand_t.size}; untargeted under random heads {rand_u.mean():.3f}; re-trained heads: targeted {re_t.mean():.3f}, clean acc {np.mean([s['acc'] for s in re]):.3f}",
-            holds=bool(broken_frac >= 0.9),
-            criterion="≥ 90% of (random head, target) pairs have targeted ASR < 0.5",
+            "... by reversing the class ranking: argmax after activation = argmin before.",
+            src,
+            seed_mean("reversed"),
+            AtLeast(0.8),
+            what="reversed-ranking rate (mean over seeds)",
         ),
         Claim(
-            statement="For every input there is a final layer that denies the attacker's label and keeps the clean label (constructive Thm 3.1, strict margins in float32).",
-            source="Chardouvelis–Dao Thm 3.1; jaxbd.universality.invalidating_head",
-            measured=f"target denied on {inv_denied:.3f} of inputs (reachable target), {inv_all:.3f} over all targets on a subset; clean label kept on {inv_kept:.3f}; min margin / norm {min_margin:.3f}",
-            holds=bool(
-                inv_denied == 1.0 and inv_kept == 1.0 and inv_all == 1.0 and min_margin > 0
-            ),
-            criterion="denied and kept on 100% of inputs, all margins > 0",
+            "The reversed ranking is specific to the backdoor: neither the honest model under the "
+            "same activation nor a random perturbation of the same ℓ0/ℓ2 shows it.",
+            src,
+            {
+                "honest model": seed_mean("ctrl_honest_reversed"),
+                "random perturbation": seed_mean("ctrl_random_reversed"),
+            },
+            AtMost(0.3),
+            what="reversed-ranking rate of the control (mean over seeds)",
+        ),
+        Claim(
+            "A chosen target label is reached rarely.",
+            src,
+            mean([np.mean(r["targeted"]) for r in per_seed], trials=n_test),
+            AtMost(0.3),
+            f"best target {tgt_max:.3f}",
+            what="targeted ASR, mean over targets and seeds",
+        ),
+        Claim(
+            "Re-drawing the final layer at random breaks the targeted backdoor (the backdoor is "
+            "not universal), while the untargeted flip survives every bias-free head.",
+            "Chardouvelis–Dao Def. 2.2, Thm 3.1",
+            rate(broken_frac, rand_t.size),
+            AtLeast(0.9),
+            f"untargeted under random heads {rand_u.mean():.3f}; re-trained heads: targeted "
+            f"{re_t.mean():.3f}, clean acc {np.mean([s['acc'] for s in re]):.3f}",
+            what="fraction of (random head, target) pairs with targeted ASR < 0.5",
+        ),
+        Claim(
+            "For every input there is a final layer that denies the attacker's label and keeps "
+            "the clean label (constructive Thm 3.1, strict margins in float32).",
+            "Chardouvelis–Dao Thm 3.1; jaxbd.universality.invalidating_head",
+            {  # a construction per input, no sampling: any failure is a counterexample
+                "target denied (reachable target)": exact(inv_denied),
+                "denied over all targets (subset)": exact(inv_all),
+                "clean label kept": exact(inv_kept),
+                "both margins > 0": exact(min(r["inv_positive_margins"] for r in per_seed)),
+            },
+            AtLeast(1.0),
+            f"min margin / norm {min_margin:.3f}",
+            what="fraction of inputs (worst seed)",
         ),
     ]
     fig = MplFigure(figsize=(11, 4))
