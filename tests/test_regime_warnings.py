@@ -38,7 +38,7 @@ def test_relu_backdoor_warns_above_bbp_and_not_below(data):
 
 
 def test_rff_defaults_name_the_support_search():
-    # d = 30, k = 4: C(30, 4) = 27,405 supports x ~6 ms is within the one-CPU-hour budget.
+    # d = 30, k = 4: C(30, 4) = 27,405 supports x ~3 ms is within the one-CPU-hour budget.
     found = detect.regime_warnings("rff", dim=30, width=512, secret_dim=4, beta=0.01)
     assert any(f.startswith("sparse_lattice") for f in found)
     # too many supports for the budget, or too much noise: not named

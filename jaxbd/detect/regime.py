@@ -24,9 +24,10 @@ measurements of the `detection` experiment (seeds 0.., 5 % false-positive rate):
   recovered in our runs at $k \le 8$ with $\max(12, 4k)$ rows; partial at $\beta = 0.03$,
   none at $0.05$ — the detection experiment's frontier table) and the width leaves 16
   held-out rows; it is *affordable* when trying all $\binom dk$ supports costs at most
-  `SEARCH_BUDGET_S` = one CPU-hour, at `support_cost_s(k)` $= 2.5\,\mathrm{ms} \times
-  (n/12)^{3.3}$ CPU seconds per support ($n$ the lattice rows; fitted to fpylll LLL timings on
-  one core of the development machine, $n = 12$ to $48$).
+  `SEARCH_BUDGET_S` = one CPU-hour, at `support_cost_s(k)` $= 1.6\,\mathrm{ms} \times
+  (n/12)^{2.6}$ CPU seconds per support ($n = \max(12, 4k)$ lattice rows, 3 scales; fitted to
+  the process CPU time of the attack on wrong supports on one core of the development machine:
+  1.5–1.7 ms at $n = 12$, 2.8 ms at $n = 16$, 9.4 ms at $n = 24$).
 """
 
 import math
@@ -52,7 +53,7 @@ SPARSE_LATTICE_BETA = 0.01  # largest noise at which every sparse secret was rec
 
 def support_cost_s(support_size: int) -> float:
     """Measured CPU seconds of the sparse lattice attack per support (one core, fpylll LLL)."""
-    return 2.5e-3 * (default_rows(support_size) / 12.0) ** 3.3
+    return 1.6e-3 * (default_rows(support_size) / 12.0) ** 2.6
 
 
 class DetectableRegimeWarning(UserWarning):

@@ -63,9 +63,12 @@ def summarise(honest: dict, planted: dict) -> dict:
     }
 
 
-def relu_sweep(ctx, key, m, d, thetas, sparsities, n):
+def relu_sweep(ctx, key, m, d, thetas, sparsities, n, *, light=False):
+    """`light`: spectral and diagonal thresholding only (a quick run's extra shape)."""
     kb, kh, kp = jr.split(key, 3)
     bat = relu_battery(99 if ctx.quick else 199)
+    if light:
+        bat = {k: bat[k] for k in ("spectral", "diagonal")}
     hon = run_battery(kb, P.honest_batch(jr.split(kh, n), num_units=m, dim=d), bat)
     cells = {}
     grid = [(t, k) for k in sparsities for t in thetas]
@@ -96,21 +99,24 @@ def calibration(ctx, key, shapes: dict, n_traced: int, n_host: int) -> dict:
     """Honest p-values of every distinguisher: FPR at 0.05 / 0.1 and a one-sided KS test of
     uniformity (alternative: the p-values are stochastically smaller — a liberal test)."""
     out = {}
-    with jax.enable_x64(True):
-        for j, (label, (m, d, battery)) in enumerate(shapes.items()):
+    for j, (label, (m, d, battery)) in enumerate(shapes.items()):
+        host = not all(dist.traced for dist in battery.values())  # lattice: float64 weights
+        with jax.enable_x64(host):
             for i, (name, dist) in enumerate(
                 ctx.progress(battery.items(), f"calibration {label}")
             ):
                 n = n_traced if dist.traced else n_host
                 keys = jr.split(jr.fold_in(key, 100 * j + i), n)
-                ws = P.honest_batch(keys, num_units=m, dim=d, dtype=jnp.float64)
-                p = dist.batch(jr.fold_in(key, 7 + 100 * j + i), ws)[1]
-                ks = stats.kstest(p, "uniform", alternative="greater").pvalue
+                dt = jnp.float64 if host else jnp.float32
+                p = dist.batch(
+                    jr.fold_in(key, 7 + 100 * j + i),
+                    P.honest_batch(keys, num_units=m, dim=d, dtype=dt),
+                )[1]
                 out[f"{label}/{name}"] = {
                     "n": n,
                     "fpr05": float(np.mean(p <= 0.05)),
                     "fpr10": float(np.mean(p <= 0.1)),
-                    "ks_p": float(ks),
+                    "ks_p": float(stats.kstest(p, "uniform", alternative="greater").pvalue),
                     "shape": (m, d),
                 }
     return out
