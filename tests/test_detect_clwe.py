@@ -16,9 +16,9 @@ from helpers import bad_input
 from scipy.stats import binom
 
 from jaxbd.detect import gaussianity, lattice_attack, pancakes
-from jaxbd.detect.planted import honest_weights, pancake_batch, pancake_weights
 from jaxbd.detect.gaussianity import gaussianity_p_value, gaussianity_statistic
 from jaxbd.detect.pancakes import all_supports, candidate_directions, pancake_statistics
+from jaxbd.detect.planted import honest_weights, pancake_batch, pancake_weights
 
 
 ALPHA = 0.05

@@ -23,8 +23,8 @@ from jaxbd.detect import (
     tracy_widom1_cdf,
     tracy_widom1_sf,
 )
-from jaxbd.detect.planted import honest_weights, spiked_weights
 from jaxbd.detect.gaussianity import gaussianity_p_value, gaussianity_statistic
+from jaxbd.detect.planted import honest_weights, spiked_weights
 from jaxbd.detect.sparse_pca import (
     covariance_null,
     covariance_statistic,
