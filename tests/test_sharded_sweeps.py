@@ -66,82 +66,39 @@ _SMOOTHING = textwrap.dedent(
 )
 
 
-_RFF = textwrap.dedent(
+# The public fits (rff.train / rff.backdoor, relu.train / relu.backdoor) are traceable in the key:
+# sharded over keys, on 1 or 4 devices, they equal the direct calls.
+_FITS = textwrap.dedent(
     """
     import warnings
     import jax, jax.random as jr, numpy as np
-    from jaxbd import datasets, rff
-    from jaxbd.experiments import rff as E
-    from jaxbd.sharding import batch_mesh
+    from jaxbd import datasets, relu, rff
+    from jaxbd.sharding import batch_mesh, sharded_map
     warnings.simplefilter("ignore")  # DetectableRegimeWarning for these small parameters
     assert len(jax.devices()) == 4, jax.devices()
-    dss = [datasets.load("digits", classes=(3, 8), seed=s) for s in (0, 1)]
-    # 5 cells (not a multiple of 4): honest, backdoored, a second β and secret_dim.
-    cells = [(dss[0], 0, 1e-3, None), (dss[1], 1, 1e-3, None), (dss[0], 0, 1e-3, 4),
-             (dss[1], 1, 0.3, 4), (dss[0], 0, 1e-3, 2)]
-    kw = dict(width=32, steps=5)
-    one = E._fit_cells(cells, mesh=batch_mesh(jax.devices()[:1]), **kw)
-    four = E._fit_cells(cells, **kw)
-    # Same keys and code; XLA may vectorise a per-device batch of 2 and one of 8 differently,
-    # so equality is up to float32 rounding (measured: <= 2e-6 relative).
-    for a, b in zip(one, four):
-        for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
-            np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
-    # ... and they are rff.train / rff.backdoor with the same key (up to float rounding).
-    for (ds, seed, beta, k), (model, bk, _) in zip(cells, four):
-        bw = E.bandwidth_for(ds.x_train)
-        args = (jr.key(seed), ds.x_train, ds.y_train)
-        kw2 = dict(width=32, bandwidth=bw, steps=5, weight_decay=1e-3)
-        if k is None:
-            ref, ref_key = rff.train(*args, **kw2), None
-        else:
-            ref, ref_key = rff.backdoor(*args, secret_dim=k, beta=beta, **kw2)
-            np.testing.assert_array_equal(np.asarray(bk.omega), np.asarray(ref_key.omega))
-        assert model.bandwidth == ref.bandwidth
-        for name in ("frequencies", "phases", "head"):
-            np.testing.assert_allclose(
-                np.asarray(getattr(model, name)), np.asarray(getattr(ref, name)),
-                rtol=1e-4, atol=1e-5, err_msg=name,
-            )
-    print("OK")
-    """
-)
-
-
-_RELU = textwrap.dedent(
-    """
-    import warnings
-    import jax, jax.random as jr, numpy as np
-    from jaxbd import datasets, relu
-    from jaxbd.experiments import relu as E
-    from jaxbd.sharding import batch_mesh
-    warnings.simplefilter("ignore")  # DetectableRegimeWarning for these parameters
-    assert len(jax.devices()) == 4, jax.devices()
-    dss = [datasets.load("breast_cancer", seed=s, normalize="unit_norm") for s in (0, 1)]
-    keys = [jr.key(5), jr.key(6)]
-    # 2 seeds x (honest + 2 thetas x 2 sparsities) = 10 trained cells: not a multiple of 4.
-    kw = dict(width=16, thetas=[0.5, 3.0], sparsities=[1, 4], head="trained", steps=5)
-    one = E._fit_all(keys, dss, mesh=batch_mesh(jax.devices()[:1]), **kw)
-    four = E._fit_all(keys, dss, **kw)
-    for u, v in zip(jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(four)):
-        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
-    # ... and they are relu.train / relu.backdoor with the experiment's keys.
-    honest, uniform, backdoored = four
-    fit = dict(width=16, head="trained", head_steps=5)
-    for s, (key, ds) in enumerate(zip(keys, dss)):
-        k_honest, k_bd = jr.split(key, 4)[:2]
-        args = (ds.x_train, ds.y_train)
-        pairs = [(E._take(honest, s), relu.train(k_honest, *args, **fit)),
-                 (E._take(uniform, s), relu.train(jr.fold_in(key, 7), *args, width=16))]
-        for k in (1, 4):
-            models, secrets = backdoored[k]
-            for i, theta in enumerate((0.5, 3.0)):
-                ref, ref_key = relu.backdoor(k_bd, *args, sparsity=k, theta=theta, **fit)
-                np.testing.assert_array_equal(np.asarray(secrets[s, i]), np.asarray(ref_key.secret))
-                pairs.append((E._take(models, s, i), ref))
-        for got, ref in pairs:
-            for u, v in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(ref)):
-                np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-4, atol=1e-5)
+    digits = datasets.load("digits", classes=(3, 8), seed=0)
+    cancer = datasets.load("breast_cancer", seed=0, normalize="unit_norm")
+    xd, yd, xc, yc = digits.x_train, digits.y_train, cancer.x_train, cancer.y_train
+    rff_kw = dict(width=32, bandwidth=30.0, steps=5)
+    relu_kw = dict(width=16, head="trained", head_steps=5)
+    fits = {
+        "rff.train": lambda k: rff.train(k, xd, yd, **rff_kw),
+        "rff.backdoor": lambda k: rff.backdoor(k, xd, yd, secret_dim=4, beta=0.02, **rff_kw),
+        "relu.train": lambda k: relu.train(k, xc, yc, **relu_kw),
+        "relu.backdoor": lambda k: relu.backdoor(k, xc, yc, sparsity=4, theta=3.0, **relu_kw),
+    }
+    keys = jr.split(jr.key(5), 5)  # 5 fits on 4 devices: exercises the padding
+    leaves = lambda t: [np.asarray(a) for a in jax.tree_util.tree_leaves(t)]
+    for name, fit in fits.items():
+        one = sharded_map(fit, keys, mesh=batch_mesh(jax.devices()[:1]), batch_size=1)
+        four = sharded_map(fit, keys, batch_size=1)
+        # Same keys and code; equality up to float32 rounding (XLA may fuse differently).
+        for u, v in zip(leaves(one), leaves(four)):
+            np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6, err_msg=name)
+        for i in (0, 4):  # ... and the direct call with that key
+            got = jax.tree.map(lambda a: a[i], four)
+            for u, v in zip(leaves(got), leaves(fit(keys[i]))):
+                np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5, err_msg=name)
     print("OK")
     """
 )
@@ -207,13 +164,8 @@ def test_smoothing_batches_over_four_cpu_devices_equal_single_device():
 
 
 @pytest.mark.slow  # ~30 s of compilation each: run by .ci/run's slow step
-def test_rff_experiment_fits_over_four_cpu_devices_equal_single_device():
-    assert _run_on_four_devices(_RFF).startswith("OK")
-
-
-@pytest.mark.slow  # ~30 s of compilation each: run by .ci/run's slow step
-def test_relu_experiment_fits_over_four_cpu_devices_equal_single_device():
-    assert _run_on_four_devices(_RELU).startswith("OK")
+def test_public_fits_over_four_cpu_devices_equal_single_device():
+    assert _run_on_four_devices(_FITS).startswith("OK")
 
 
 @pytest.mark.slow  # ~30 s of compilation each: run by .ci/run's slow step
@@ -244,35 +196,3 @@ def test_mesh_is_validated(fn):
         np.asarray(jax.tree_util.tree_leaves(call(batch_mesh(jax.devices()[:1])))[0]),
         np.asarray(jax.tree_util.tree_leaves(call(None))[0]),
     )
-
-
-def test_fit_cells_with_keys_fixed_bandwidth_and_weight_decay_match_rff():
-    """The `universality` experiment's sweep: keys instead of seeds, a fixed bandwidth and
-    rff.train's default weight decay; equal to rff.train / rff.backdoor up to float rounding."""
-    import warnings
-
-    from jaxbd import datasets, rff
-    from jaxbd.experiments.rff import _fit_cells
-
-    ds = datasets.load("digits", classes=(0, 1, 2), seed=0)
-    key = jr.split(jr.key(3), 4)[0]
-    kw = dict(width=24, steps=4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # DetectableRegimeWarning at these small sizes
-        (h, _, _), (b, bk, _) = _fit_cells(
-            [(ds, key, 0.02, None), (ds, key, 0.02, 3)], bandwidth=30.0, weight_decay=1e-4, **kw
-        )
-        args = (key, ds.x_train, ds.y_train)
-        ref_h = rff.train(*args, bandwidth=30.0, **kw)
-        ref_b, ref_k = rff.backdoor(*args, bandwidth=30.0, secret_dim=3, beta=0.02, **kw)
-    np.testing.assert_array_equal(np.asarray(bk.omega), np.asarray(ref_k.omega))
-    for got, ref in ((h, ref_h), (b, ref_b)):
-        assert got.bandwidth == ref.bandwidth == 30.0
-        for name in ("frequencies", "phases", "head"):
-            np.testing.assert_allclose(
-                np.asarray(getattr(got, name)),
-                np.asarray(getattr(ref, name)),
-                rtol=1e-4,
-                atol=1e-5,
-                err_msg=name,
-            )
