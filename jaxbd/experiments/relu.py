@@ -29,7 +29,6 @@ from .. import datasets, metrics
 from ._claims import AtLeast, AtMost, Describe, Within, exact, mean
 from ._core import Claim, Context, ExperimentResult, Figure, Table, register
 from ._gap import rate_gap
-from ._relu_cells import _fit_all as _fit_all, _take as _take  # tests/test_sharded_sweeps.py
 from ._sweep import DataSpec, Sweep, run_sweep
 
 

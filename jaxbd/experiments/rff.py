@@ -34,12 +34,14 @@ from .. import datasets, metrics, rff
 from ._claims import AtLeast, AtMost, Describe, Within, exact, mean
 from ._core import Claim, Context, ExperimentResult, Figure, Table, register
 from ._gap import rate_gap
-from ._rff_cells import (  # universality
-    _fit_cells as _fit_cells,  # tests/test_sharded_sweeps.py
-    bandwidth_for as bandwidth_for,
-    fit_cells as fit_cells,
-)
 from ._sweep import DataSpec, Sweep, run_sweep
+
+
+def bandwidth_for(x) -> float:
+    """2π × median pairwise distance of `x` (kernel length scale = median distance)."""
+    from scipy.spatial.distance import pdist
+
+    return float(2 * math.pi * np.median(pdist(np.asarray(x, np.float64))))
 
 
 SOURCE = "GKVZ §6 Thm 6.3 (Alg. 2–6)"
