@@ -463,7 +463,7 @@ def backdoor(
 
     **Raises:** `ValueError` for `sparsity` outside `[1, d]`, `theta < 0`, bad data.
 
-    **Warns:** [`jaxbd.detect.DetectableRegimeWarning`][] when a distinguisher of the detection
+    **Warns:** `jaxbd.detect.DetectableRegimeWarning` when a distinguisher of the detection
     lab detects these parameters (e.g. `theta` above the BBP line `sqrt(d / width)`).
     """
     key = as_key(key)

@@ -477,7 +477,7 @@ def backdoor(
 
     **Returns:** `(model, backdoor_key)`; the key ([`RFFBackdoorKey`][]) is not in the model.
 
-    **Warns:** [`jaxbd.detect.DetectableRegimeWarning`][] when a distinguisher of the detection
+    **Warns:** `jaxbd.detect.DetectableRegimeWarning` when a distinguisher of the detection
     lab detects these parameters ([`jaxbd.detect.regime_warnings`][] names it), e.g. a secret of
     support <= 3 (enumeration) or a tiny `beta` (the LLL attack).
     """

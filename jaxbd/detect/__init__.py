@@ -5,11 +5,11 @@ its calibration; `_abstract.py`) in its own module, registered by name ([`get`][
 the CLI and the detection sweeps; the functions below are thin wrappers returning a
 [`Detection`][]:
 
-- [`gaussianity`][] — KS tests of coordinates and random projections (Bonferroni/Holm).
-- [`spectral`][] — top eigenvalue vs the Tracy–Widom law (Johnstone 2001), the BBP detector.
+- `gaussianity` — KS tests of coordinates and random projections (Bonferroni/Holm).
+- `spectral` — top eigenvalue vs the Tracy–Widom law (Johnstone 2001), the BBP detector.
 - [`diagonal_thresholding`][], [`covariance_thresholding`][] — sparse PCA (Johnstone–Lu,
   Deshpande–Montanari), with support recovery.
-- [`pancakes`][] — periodicity along enumerated sparse candidate secrets.
+- `pancakes` — periodicity along enumerated sparse candidate secrets.
 - [`lattice_attack`][] — LLL recovery of the CLWE secret at tiny noise (Song–Zadik–Bruna).
 - [`sparse_lattice_attack`][] — the same LLL attack on the columns of every candidate support
   of a $k$-sparse secret (Bonferroni over the supports tried).
@@ -22,7 +22,7 @@ Registered final classes (`names()`): [`Gaussianity`][] `"gaussianity"`, [`Spect
 [`SparseLatticeAttack`][] `"sparse_lattice"`. The black-box [`probe`][] is a function, not a
 distinguisher class: it tests two models by queries, not a weight matrix.
 
-[`jaxbd.detect.planted`][] samples honest and planted first layers directly (the tests and the
+`jaxbd.detect.planted` samples honest and planted first layers directly (the tests and the
 detection experiment use it).
 """
 

@@ -19,7 +19,7 @@ This package builds that, for real:
 - [`activate`][] (host-side signing), parameter sets with a computed security estimate
   (`_params.py`, `_security.py`) and an fpylll forgery attack (`_attack.py`).
 
-**Security, honestly.** [`DEFAULT_PARAMS`][] (n = 640, q = 2^16, base-4 gadget, k = 1024
+**Security, honestly.** `DEFAULT_PARAMS` (n = 640, q = 2^16, base-4 gadget, k = 1024
 message bits) is estimated at about 103 bits classical / 94 bits quantum core-SVP
 ([`security_estimate`][], method and citations there) and needs a signature of about 178k bits,
 i.e. `input_dim >= min_input_dim("default") ≈ 1.1e4` at the default 16 payload bits per
