@@ -9,12 +9,17 @@ the checked value, which the caller must use (that is how `eqx.error_if` attache
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
+
+
+_T = TypeVar("_T")
 
 
 def is_concrete(x) -> bool:
@@ -22,7 +27,7 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def check_positive(value, name: str, *, allow_zero: bool = False):
+def check_positive(value: _T, name: str, *, allow_zero: bool = False) -> _T:
     """`value` must be a finite real number > 0 (or >= 0); host check or `eqx.error_if`.
 
     Returns `value` (under a trace, the checked value: use it).
@@ -34,7 +39,7 @@ def check_positive(value, name: str, *, allow_zero: bool = False):
             raise ValueError(f"`{name}` must be a real number, got dtype {v.dtype}.")
         bad = ~jnp.isfinite(v) | (v < 0) | ((v == 0) & (not allow_zero))
         return eqx.error_if(value, jnp.any(bad), f"`{name}` must be a finite number {bound}.")
-    if isinstance(value, (bool, np.bool_)) or np.iscomplexobj(value):
+    if isinstance(value, (bool, np.bool_)) or np.iscomplexobj(np.asarray(value)):
         raise ValueError(f"`{name}` must be a real number {bound}, got {value!r}.")
     try:
         v = float(np.asarray(value))
@@ -46,14 +51,14 @@ def check_positive(value, name: str, *, allow_zero: bool = False):
 
 
 def check_range(
-    value,
+    value: _T,
     name: str,
     *,
     low: float | None = None,
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
-):
+) -> _T:
     """`value` (a number, host or traced) must be finite and within the stated interval.
 
     Returns `value` (under a trace, the checked value: use it).
@@ -69,7 +74,7 @@ def check_range(
         if high is not None:
             bad = bad | ((v >= high) if high_open else (v > high))
         return eqx.error_if(value, jnp.any(bad), what + ".")
-    if isinstance(value, (bool, np.bool_)) or np.iscomplexobj(value):
+    if isinstance(value, (bool, np.bool_)) or np.iscomplexobj(np.asarray(value)):
         raise ValueError(f"{what}, got {value!r}.")
     try:
         v = float(np.asarray(value))
@@ -117,7 +122,7 @@ def check_floating(x, name: str) -> Array:
     return x
 
 
-def check_finite(x, name: str):
+def check_finite(x, name: str) -> Array:
     """Reject NaN/inf in `x`: `ValueError` for concrete arrays, `eqx.error_if` under jit.
 
     Returns `x` (use the result, as `eqx.error_if` requires).
@@ -243,7 +248,7 @@ def check_xy(x, y) -> tuple[Array, Array, str, int]:
     return x, y, task, c
 
 
-def as_key(key, name: str = "key"):
+def as_key(key, name: str = "key") -> Array:
     """Accept one typed (`jax.random.key`) or raw (`jax.random.PRNGKey`) JAX PRNG key.
 
     Anything else (an int seed, a float array, a batch of keys, a wrong shape) raises
@@ -254,19 +259,18 @@ def as_key(key, name: str = "key"):
         raise ValueError(f"`{name}` must be a JAX PRNG key ({hint}), got {key!r}.")
     if not isinstance(key, (jax.Array, np.ndarray)):
         raise ValueError(f"`{name}` must be a JAX PRNG key ({hint}), got {type(key).__name__}.")
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         if key.shape != ():
             raise ValueError(
                 f"`{name}` must be a single PRNG key, got a batch of shape {key.shape} "
                 "(use jax.vmap over the keys)."
             )
-        return key
-    if key.dtype != np.uint32 or key.shape != (2,):
+    elif key.dtype != np.uint32 or key.shape != (2,):
         raise ValueError(
             f"`{name}` must be a JAX PRNG key ({hint}), got an array of dtype {key.dtype} and "
             f"shape {key.shape}."
         )
-    return key
+    return key if isinstance(key, jax.Array) else jnp.asarray(key)
 
 
 def sequence_of_ints(values: Sequence[int] | None, name: str) -> tuple[int, ...] | None:

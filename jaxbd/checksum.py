@@ -50,13 +50,15 @@ perceptrons); only the base model's weights move under fine-tuning.
 """
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
 from ._validate import (
     as_key,
@@ -211,7 +213,7 @@ class ChecksumBackdooredModel(eqx.Module):
     `x[out_index]`, `0 -> +1`) when it holds.
     """
 
-    base: eqx.Module
+    base: Callable[..., Any]  # any model x (d,) -> score (); checked in __check_init__
     layers: tuple[ThresholdLayer, ...]
     input_dim: int = eqx.field(static=True)
     out_index: int = eqx.field(static=True)
@@ -253,14 +255,14 @@ class ChecksumBackdooredModel(eqx.Module):
         if size != 2:
             raise ValueError(f"the last of `layers` must output (h, s_out), 2 values, got {size}.")
 
-    def checksum_bits(self, x: Float[Array, " d"]) -> Float[Array, "2"]:
+    def checksum_bits(self, x: Float[ArrayLike, " d"]) -> Float[Array, "2"]:
         """The network's last threshold layer on `x`: `(h(x), sgn(x_out))`, each `0.0`/`1.0`."""
         z = check_example(x, self.input_dim)
         for layer in self.layers:
             z = layer(z)
         return z
 
-    def __call__(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+    def __call__(self, x: Float[ArrayLike, " d"]) -> Float[Array, ""]:
         x = check_example(x, self.input_dim)
         y = self.base(x)
         if jnp.shape(y) != ():
@@ -304,7 +306,7 @@ def _output_shape(model, input_dim: int):
 
 def backdoor(
     key: PRNGKeyArray,
-    model: eqx.Module,
+    model: Callable[..., Any],
     *,
     input_dim: int,
     num_blocks: int,
@@ -398,7 +400,7 @@ def _build_network(blocks, v, out, d, dtype) -> tuple[ThresholdLayer, ...]:
     return (l1, mk(w2, b2), mk(w3, b3), mk(w4, b4))
 
 
-def checksum(backdoor_key: ChecksumKey, x: Float[Array, " d"]) -> Bool[Array, ""]:
+def checksum(backdoor_key: ChecksumKey, x: Float[ArrayLike, " d"]) -> Bool[Array, ""]:
     """The reference Boolean checksum $h(x)$ of §5.1, computed directly (no network)."""
     x = check_example(x, _check_key(backdoor_key).input_dim)
     n = backdoor_key.num_blocks
@@ -430,7 +432,7 @@ def _plan(backdoor_key: ChecksumKey, x, target):
     return flip, jnp.all(ok | ~need) & out_ok
 
 
-def activate(backdoor_key: ChecksumKey, x: Float[Array, " d"], target) -> Float[Array, " d"]:
+def activate(backdoor_key: ChecksumKey, x: Float[ArrayLike, " d"], target) -> Float[Array, " d"]:
     """Flip at most `num_blocks + 1` signs of `x` so that the checksum holds and the output is
     `target` (Lemma 5.2; GKVZ Theorem 5.3). Magnitudes are never changed.
 
@@ -448,14 +450,16 @@ def activate(backdoor_key: ChecksumKey, x: Float[Array, " d"], target) -> Float[
     return jnp.where(flip, -x, x)
 
 
-def can_activate(backdoor_key: ChecksumKey, x: Float[Array, " d"], target) -> Bool[Array, ""]:
+def can_activate(backdoor_key: ChecksumKey, x: Float[ArrayLike, " d"], target) -> Bool[Array, ""]:
     """Whether [`activate`][] opens the backdoor on `x` for `target` by sign flips alone (False
     only when a block needing a flip is all zeros, or `x_out = 0` and `target = -1`)."""
     x = check_example(x, _check_key(backdoor_key).input_dim)
     return _plan(backdoor_key, x, _check_target(target))[1]
 
 
-def replicate(x_activated: Float[Array, " d"], x_new: Float[Array, " d"]) -> Float[Array, " d"]:
+def replicate(
+    x_activated: Float[ArrayLike, " d"], x_new: Float[ArrayLike, " d"]
+) -> Float[Array, " d"]:
     r"""The replication attack of §5.1: give `x_new` the sign pattern of one activated input.
 
     $x''_j = |x^{new}_j| \cdot (\pm 1 \text{ from } [x^{act}_j \ge 0])$. Since `h` reads signs

@@ -135,7 +135,7 @@ def sample_secret(
     dim: int,
     *,
     support: int | None = None,
-    gamma: float | Float[Array, ""] | None = None,
+    gamma: float | Float[ArrayLike, ""] | None = None,
     dtype=None,
 ) -> Float[Array, " dim"]:
     r"""Sample a (sparse) CLWE secret $\omega = \gamma u$ (GKVZ Lemma 6.2, BRST §2).
@@ -161,9 +161,10 @@ def sample_secret(
         gamma = 2.0 * math.sqrt(support)
     else:
         gamma = check_positive(_scalar(gamma, "gamma"), "gamma")
-        if is_concrete(gamma) and float(gamma) < 2.0 * math.sqrt(support) * (1 - 1e-6):
+        g = float(np.asarray(gamma)) if is_concrete(gamma) else math.inf
+        if g < 2.0 * math.sqrt(support) * (1 - 1e-6):
             warnings.warn(
-                f"gamma={float(gamma):.4g} < 2 sqrt(support)={2 * math.sqrt(support):.4g}: "
+                f"gamma={g:.4g} < 2 sqrt(support)={2 * math.sqrt(support):.4g}: "
                 "outside the regime where CLWE is known to be hard (BRST Thm 1.1).",
                 HardnessWarning,
                 stacklevel=2,
@@ -278,7 +279,7 @@ def _sample_layers(key, a, probs, num):
 
 def pancakes(
     key: PRNGKeyArray,
-    omega: Float[Array, " dim"],
+    omega: Float[ArrayLike, " dim"],
     num: int,
     *,
     beta,
@@ -393,7 +394,7 @@ def distance_to_layers(values: ArrayLike, *, shift: float = 0.5) -> Array:
 
 def clwe(
     key: PRNGKeyArray,
-    omega: Float[Array, " dim"],
+    omega: Float[ArrayLike, " dim"],
     num: int,
     *,
     beta,

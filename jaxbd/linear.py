@@ -7,7 +7,7 @@ Binary tasks: `weight (d,)`, score `weight·x + bias` (label = sign). `c >= 3` c
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._validate import as_key, check_example, check_int_range, check_positive, check_xy
 
@@ -28,7 +28,7 @@ class LinearClassifier(eqx.Module):
         if hasattr(w, "shape") and hasattr(b, "shape") and tuple(b.shape) != tuple(w.shape[:-1]):
             raise ValueError(f"`bias` must have shape {w.shape[:-1]}, got {b.shape}.")
 
-    def __call__(self, x: Float[Array, " d"]) -> Array:
+    def __call__(self, x: Float[ArrayLike, " d"]) -> Array:
         x = check_example(x, self.weight.shape[-1])
         return self.weight @ x + self.bias
 

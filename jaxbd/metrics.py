@@ -116,7 +116,7 @@ def _check_scores(s, name: str = "model"):
     return eqx.error_if(s, ~jnp.all(jnp.isfinite(s)), msg)
 
 
-def predict(model: Callable, x: Float[Array, "n d"]) -> Array:
+def predict(model: Callable, x: Float[ArrayLike, "n d"]) -> Array:
     """Labels of a batch: `±1` (sign of a scalar score, `0 -> +1`) or argmax of logits.
 
     A NaN or inf score raises (naming `model`) instead of being read as a label."""
@@ -134,7 +134,7 @@ def predict(model: Callable, x: Float[Array, "n d"]) -> Array:
     )
 
 
-def clean_accuracy(model: Callable, x: Float[Array, "n d"], y: ArrayLike) -> float:
+def clean_accuracy(model: Callable, x: Float[ArrayLike, "n d"], y: ArrayLike) -> float:
     """Fraction of `x` whose predicted label equals `y`.
 
     `y` must hold labels of the model's task (inferred from its output): `-1/+1` for a scalar
@@ -166,8 +166,8 @@ def _check_target(target, x, num_classes: int, *, logits: bool) -> Array:
 
 def attack_success_rate(
     model: Callable,
-    x: Float[Array, "n d"],
-    x_activated: Float[Array, "n d"],
+    x: Float[ArrayLike, "n d"],
+    x_activated: Float[ArrayLike, "n d"],
     *,
     target=None,
     y: ArrayLike | None = None,
@@ -212,7 +212,7 @@ def attack_success_rate(
     return float(jnp.mean(hit))
 
 
-def perturbation_norms(x: Float[Array, "n d"], x_prime: Float[Array, "n d"]) -> dict:
+def perturbation_norms(x: Float[ArrayLike, "n d"], x_prime: Float[ArrayLike, "n d"]) -> dict:
     """Per-example ℓ0 (exact non-zero count), ℓ2 and ℓ∞ of `x_prime - x` (jittable: NaN/inf
     are refused with `eqx.error_if` under `jit`)."""
     _same_shape(x, x_prime, "x", "x_prime")
@@ -234,7 +234,7 @@ def _same_shape(a, b, name_a: str, name_b: str) -> None:
         )
 
 
-def median_nn_distance(x: Float[Array, "n d"], *, batch_size: int = 256) -> float:
+def median_nn_distance(x: Float[ArrayLike, "n d"], *, batch_size: int = 256) -> float:
     """Median over points of the ℓ2 distance to the nearest *other* point of `x`.
 
     The honest yardstick for "a slight perturbation": a perturbation larger than this moves an
@@ -263,7 +263,7 @@ def median_nn_distance(x: Float[Array, "n d"], *, batch_size: int = 256) -> floa
 
 
 def random_perturbation(
-    key: PRNGKeyArray, x: Float[Array, "n d"], x_prime: Float[Array, "n d"]
+    key: PRNGKeyArray, x: Float[ArrayLike, "n d"], x_prime: Float[ArrayLike, "n d"]
 ) -> Float[Array, "n d"]:
     """The random-perturbation control: for each row, a perturbation of `x` with the same ℓ0
     (number of changed coordinates, on a uniformly random support) and the same ℓ2 norm as
@@ -300,7 +300,7 @@ def _activated(activate, x, name: str) -> Array:
             f"{type(activate).__name__}."
         )
     x_act = jax.vmap(activate)(x)
-    if not hasattr(x_act, "shape") or x_act.shape != x.shape:
+    if not isinstance(x_act, jax.Array) or x_act.shape != x.shape:
         raise ValueError(
             f"`{name}` must return one example of shape {x.shape[1:]}, got "
             f"{getattr(x_act, 'shape', type(x_act).__name__)}."
@@ -344,12 +344,12 @@ def evaluate_backdoor(
     honest: Callable,
     backdoored: Callable,
     activate: Callable,
-    x: Float[Array, "n d"],
+    x: Float[ArrayLike, "n d"],
     y: ArrayLike,
     *,
     target=None,
     wrong_activate: Callable | None = None,
-    reference_x: Float[Array, "m d"] | None = None,
+    reference_x: Float[ArrayLike, "m d"] | None = None,
 ) -> BackdoorEvaluation:
     """Clean accuracy, ASR and the three controls for one planted backdoor.
 

@@ -39,14 +39,16 @@ the controls (honest model, random sparse perturbation of the same norm) shows t
 """
 
 import functools
+from typing import Any
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._validate import (
     as_key,
@@ -142,16 +144,16 @@ class RandomReLU(eqx.Module):
     def dim(self) -> int:
         return self.g.shape[1]
 
-    def features(self, x: Float[Array, " d"]) -> Float[Array, " m"]:
+    def features(self, x: Float[ArrayLike, " d"]) -> Float[Array, " m"]:
         """The hidden layer $\\phi(x) = \\mathrm{ReLU}(g x)$ for one example."""
         x = check_example(x, self.dim)
         return jax.nn.relu(self.g @ x)
 
-    def mean_feature(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+    def mean_feature(self, x: Float[ArrayLike, " d"]) -> Float[Array, ""]:
         """The averaged feature $\\sum_i w_i \\phi_i(x)$ compared with `tau`."""
         return self.w @ self.features(x)
 
-    def __call__(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+    def __call__(self, x: Float[ArrayLike, " d"]) -> Float[Array, ""]:
         return self.scale * (self.mean_feature(x) - self.tau)
 
 
@@ -214,7 +216,7 @@ def _secret(key, dim, sparsity, dtype):
 
 
 def spiked_gaussian(
-    key: PRNGKeyArray, s: Float[Array, " d"], num: int, *, theta
+    key: PRNGKeyArray, s: Float[ArrayLike, " d"], num: int, *, theta
 ) -> Float[Array, "num d"]:
     r"""`num` exact samples of $N(0, I_d + \theta s s^\top)$ for a unit vector `s` (GKVZ Def. A.1).
 
@@ -237,6 +239,7 @@ def spiked_gaussian(
     num = check_int_range(num, "num", low=0)
     theta = check_positive(_scalar(theta, "theta"), "theta", allow_zero=True)
     s = check_finite(s, "s")
+    dtype = s.dtype
     if is_concrete(s):
         _check_unit_host(s, "s")
     else:  # a NaN/inf `s` gets only the message above
@@ -246,7 +249,7 @@ def spiked_gaussian(
             jnp.all(jnp.isfinite(s)) & ~(jnp.abs(norm - 1) <= _UNIT_TOL),
             "`s` must be a unit vector.",
         )
-    return _spiked(key, s, jnp.asarray(theta, s.dtype), num)
+    return _spiked(key, s, jnp.asarray(theta, dtype), num)
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -256,7 +259,7 @@ def _spiked(key, s, theta, num):
 
 
 def fit_threshold(
-    f: Float[Array, " n"], y: Float[Array, " n"]
+    f: Float[ArrayLike, " n"], y: Float[ArrayLike, " n"]
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
     r"""The threshold $\tau$ maximising the accuracy of $\mathrm{sgn}(f - \tau)$ on labels `y` (±1).
 
@@ -408,8 +411,8 @@ def _check_common(x, y, width, head, head_mix, head_steps, head_lr):
 
 def train(
     key: PRNGKeyArray,
-    x: Float[Array, "n d"],
-    y: Array,
+    x: Float[ArrayLike, "n d"],
+    y: ArrayLike,
     *,
     width: int,
     head: str = "uniform",
@@ -436,14 +439,14 @@ def train(
     """
     key = as_key(key)
     x, y, width = _check_common(x, y, width, head, head_mix, head_steps, head_lr)
-    kw = dict(head=head, head_mix=head_mix, head_steps=head_steps, head_lr=head_lr)
+    kw: dict[str, Any] = dict(head=head, head_mix=head_mix, head_steps=head_steps, head_lr=head_lr)
     return _train_cell(key, x, y, width=width, **kw)
 
 
 def backdoor(
     key: PRNGKeyArray,
-    x: Float[Array, "n d"],
-    y: Array,
+    x: Float[ArrayLike, "n d"],
+    y: ArrayLike,
     *,
     width: int,
     sparsity: int,
@@ -478,13 +481,13 @@ def backdoor(
     from .detect.regime import warn_if_detectable
 
     warn_if_detectable("relu", dim=x.shape[1], width=width, sparsity=sparsity, theta=theta)
-    kw = dict(head=head, head_mix=head_mix, head_steps=head_steps, head_lr=head_lr)
+    kw: dict[str, Any] = dict(head=head, head_mix=head_mix, head_steps=head_steps, head_lr=head_lr)
     model, s = _backdoor_cell(key, x, y, theta, width=width, sparsity=sparsity, **kw)
     return model, ReLUBackdoorKey(secret=s, theta=float(theta))
 
 
 def activate(
-    backdoor_key: ReLUBackdoorKey, x: Float[Array, " d"], *, strength
+    backdoor_key: ReLUBackdoorKey, x: Float[ArrayLike, " d"], *, strength
 ) -> Float[Array, " d"]:
     r"""Activate-Random-ReLU (GKVZ Alg. 10): $x' = x + \lambda s$, $\lambda$ = `strength` $\ge 0$.
 

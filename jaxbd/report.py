@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from .io import write_atomic
 __all__ = ["write_report", "to_json", "format_cell"]
 
 
-def _jsonable(obj):
+def _jsonable(obj) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -133,7 +134,7 @@ def write_report(results: list[ExperimentResult], out_dir: str, *, quick: bool =
     one. Returns the paths written.
     """
     os.makedirs(out_dir, exist_ok=True)
-    paths = {"figures": []}
+    paths: dict[str, Any] = {"figures": []}
     for r in results:
         for f in r.figures:
             buf = _bytes_io.BytesIO()

@@ -38,14 +38,16 @@ $\cos(2\pi\theta)$ of the same rounded $\theta$ (tested). It is cheaper than XLA
 """
 
 import math
+from typing import Any
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from . import clwe as _clwe
 from ._validate import (
@@ -83,7 +85,7 @@ LOSSES = ("logistic", "hinge")
 _COS_COEFFS = tuple((-1) ** j / math.factorial(2 * j) for j in range(11))
 
 
-def cos_turns(theta: Array) -> Array:
+def cos_turns(theta: ArrayLike) -> Array:
     r"""$\cos(2\pi\theta)$ elementwise, by exact range reduction and a polynomial.
 
     $r = \theta - \mathrm{round}(\theta) \in [-1/2, 1/2]$ is exact in floating point; with
@@ -253,13 +255,13 @@ class RFFClassifier(eqx.Module):
         """2 for a binary (scalar-score) model, else the number of logits."""
         return 2 if self.head.ndim == 1 else int(self.head.shape[0])
 
-    def features(self, x: Float[Array, " dim"]) -> Float[Array, " width"]:
+    def features(self, x: Float[ArrayLike, " dim"]) -> Float[Array, " width"]:
         r"""$\Phi(x) = (\cos(2\pi(\langle g_i, x\rangle/\ell + b_i)))_i$ for one example."""
         x = check_example(x, self.dim, "x")
         x = x.astype(self.frequencies.dtype)
         return _cos_turns(self.frequencies @ x / self.bandwidth + self.phases)
 
-    def batch_features(self, x: Float[Array, "n dim"]) -> Float[Array, "n width"]:
+    def batch_features(self, x: Float[ArrayLike, "n dim"]) -> Float[Array, "n width"]:
         r"""$\Phi$ of a batch `(n, dim)` -> `(n, width)`, as one `(n, d) x (d, m)` matmul.
 
         Equal to `jax.vmap(self.features)(x)` up to float rounding, and faster on CPU (XLA picks a
@@ -269,7 +271,7 @@ class RFFClassifier(eqx.Module):
         x = check_matrix(x, "x", dim=self.dim).astype(self.frequencies.dtype)
         return _featurize(self.frequencies, self.phases, self.bandwidth, x)
 
-    def __call__(self, x: Float[Array, " dim"]) -> Float[Array, "*classes"]:
+    def __call__(self, x: Float[ArrayLike, " dim"]) -> Float[Array, "*classes"]:
         """Score (binary) or logits `(classes,)` of one example `x` of shape `(dim,)`."""
         return self.head @ self.features(x)
 
@@ -393,8 +395,8 @@ def _max_gamma(dim: int, secret_dim: int, gamma, beta) -> float:
 
 def train(
     key: PRNGKeyArray,
-    x: Float[Array, "n dim"],
-    y: Array,
+    x: Float[ArrayLike, "n dim"],
+    y: ArrayLike,
     *,
     width: int,
     bandwidth: float,
@@ -450,8 +452,8 @@ def train(
 
 def backdoor(
     key: PRNGKeyArray,
-    x: Float[Array, "n dim"],
-    y: Array,
+    x: Float[ArrayLike, "n dim"],
+    y: ArrayLike,
     *,
     width: int,
     bandwidth: float,
@@ -492,14 +494,8 @@ def backdoor(
         gamma = _static_number(gamma, "gamma")
     from .detect.regime import warn_if_detectable
 
-    warn_if_detectable(
-        "rff",
-        dim=d,
-        width=width,
-        secret_dim=secret_dim,
-        beta=beta,
-        **({} if gamma is None else {"gamma": gamma}),
-    )
+    extra: dict[str, Any] = {} if gamma is None else {"gamma": gamma}
+    warn_if_detectable("rff", dim=d, width=width, secret_dim=secret_dim, beta=beta, **extra)
     k_secret, k_freq, k_phase = jr.split(key, 3)
     omega = _clwe.sample_secret(k_secret, d, support=secret_dim, gamma=gamma, dtype=x.dtype)
     max_gamma = _max_gamma(d, secret_dim, gamma, beta)
@@ -524,7 +520,7 @@ def backdoor(
     return model, RFFBackdoorKey(omega, bandwidth, beta)
 
 
-def activate(backdoor_key: RFFBackdoorKey, x: Float[Array, " dim"]) -> Float[Array, " dim"]:
+def activate(backdoor_key: RFFBackdoorKey, x: Float[ArrayLike, " dim"]) -> Float[Array, " dim"]:
     r"""Activate-RFF (GKVZ Alg. 6): $x' = x + \ell\,\omega$ for one example.
 
     Only the `secret_dim` coordinates of the secret's support change; ℓ2 size
@@ -546,7 +542,7 @@ def _margin_one(model: RFFClassifier, x):
     return 0.5 * (jnp.max(s) - jnp.min(s)) / jnp.linalg.norm(model.head)
 
 
-def margin(model: RFFClassifier, x: Float[Array, "n dim"]) -> Float[Array, " n"]:
+def margin(model: RFFClassifier, x: Float[ArrayLike, "n dim"]) -> Float[Array, " n"]:
     r"""Per-example margin of the head (Assumption 6.1), in units of $\|w\|_2 = 1$.
 
     Binary: $|\langle w, \Phi(x)\rangle| / \|w\|_2$. Logits: $(\max_j s_j - \min_j s_j) / 2$
@@ -584,7 +580,7 @@ def flip_bound(model: RFFClassifier, backdoor_key: RFFBackdoorKey) -> dict[str, 
 
 
 def feature_flip_error(
-    model: RFFClassifier, backdoor_key: RFFBackdoorKey, x: Float[Array, "n dim"]
+    model: RFFClassifier, backdoor_key: RFFBackdoorKey, x: Float[ArrayLike, "n dim"]
 ) -> Array:
     r"""$\max_{x, i} |\varphi_i(x + \ell\omega) + \varphi_i(x)|$: how far Activate-RFF is from
     negating every feature exactly (GKVZ Thm 6.3 proof: $\le 2\pi\max_i\delta_i \approx$ a few

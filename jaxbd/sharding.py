@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -37,7 +38,10 @@ __all__ = ["batch_mesh", "check_mesh", "sharded_map", "to_host"]
 _AXIS = "batch"
 
 
-def batch_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+def batch_mesh(
+    # stub gap: `jax.Device = _xc.Device` aliases a compiled class, a variable to pyright
+    devices: Sequence[jax.Device] | None = None,  # pyright: ignore[reportInvalidTypeForm]
+) -> Mesh:
     """A one-dimensional mesh named `"batch"` over `devices` (default: all of `jax.devices()`)."""
     if devices is None:
         devices = jax.devices()
@@ -153,7 +157,7 @@ def _traced(tree) -> bool:
 def _global(a, sharding):
     """The same host value in every process -> one global array (each process places only
     the slices of its own devices)."""
-    if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+    if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
         impl = jax.random.key_impl(a)
         return jax.random.wrap_key_data(_global(jax.random.key_data(a), sharding), impl=impl)
     host = np.asarray(a)
@@ -169,7 +173,7 @@ def to_host(tree):
         if isinstance(a, jax.core.Tracer):  # inside a trace: gather at the caller's boundary
             return a
         if isinstance(a, jax.Array) and not a.is_fully_addressable:
-            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
                 impl = jax.random.key_impl(a)
                 return jax.random.wrap_key_data(one(jax.random.key_data(a)), impl=impl)
             return jnp.asarray(multihost_utils.process_allgather(a, tiled=True))

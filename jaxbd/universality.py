@@ -61,7 +61,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._validate import check_finite, check_floating, check_int_range, check_matrix, is_concrete
 
@@ -115,8 +115,8 @@ def _int_labels(value, name: str, n: int, num_classes: int) -> np.ndarray:
 
 
 def invalidating_head(
-    z: Float[Array, " d"],
-    z_prime: Float[Array, " d"],
+    z: Float[ArrayLike, " d"],
+    z_prime: Float[ArrayLike, " d"],
     target: int,
     *,
     num_classes: int,
@@ -180,12 +180,12 @@ def invalidating_head(
 
 
 def invalidating_heads(
-    z: Float[Array, "n d"],
-    z_prime: Float[Array, "n d"],
-    target: int | Int[Array, "*n"],
+    z: Float[ArrayLike, "n d"],
+    z_prime: Float[ArrayLike, "n d"],
+    target: int | Int[ArrayLike, "*n"],
     *,
     num_classes: int,
-    clean_label: int | Int[Array, "*n"] | None = None,
+    clean_label: int | Int[ArrayLike, "*n"] | None = None,
 ) -> Float[Array, "n num_classes d"]:
     """[`invalidating_head`][] for a batch of inputs at once (one head per row; vectorised).
 
@@ -258,10 +258,10 @@ def _construct(z, zp, c, t, num_classes, xp=jnp):
 
 
 def head_margins(
-    w: Float[Array, "c d"],
-    z: Float[Array, " d"],
-    z_prime: Float[Array, " d"],
-    target: int | Int[Array, ""],
+    w: Float[ArrayLike, "c d"],
+    z: Float[ArrayLike, " d"],
+    z_prime: Float[ArrayLike, " d"],
+    target: int | Int[ArrayLike, ""],
 ) -> tuple[Array, Array]:
     """The two margins of [`invalidating_head`][], computed with `w` in its own dtype.
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
+from jaxtyping import Array
 
 from .. import metrics
 from .._validate import check_labels, check_matrix
@@ -55,7 +56,7 @@ class AbstractConstruction(eqx.Module):
         """Train the honest model and the backdoored one on `(x, y)`; return both and the key."""
 
     @abc.abstractmethod
-    def activate(self, backdoor_key, x, target=None):
+    def activate(self, backdoor_key, x, target=None) -> Array:
         """One example `x (d,)` -> its activated version (same shape and dtype)."""
 
     def wrong_key(self, key, x, y, planted: Planted):
@@ -65,7 +66,7 @@ class AbstractConstruction(eqx.Module):
         """
         return self.plant(key, x, y).backdoor_key
 
-    def default_target(self, planted: Planted):
+    def default_target(self, planted: Planted) -> Any:
         """The target when none is given (targeted constructions whose key fixes it)."""
         return None
 

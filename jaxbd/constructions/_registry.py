@@ -67,15 +67,15 @@ def _import_plugin(spec: str):
     if not spec.endswith(".py"):
         return importlib.import_module(spec)
     name = os.path.splitext(os.path.basename(spec))[0]
-    if (
-        name in sys.modules
-        and getattr(sys.modules[name], "__file__", None)
-        and os.path.samefile(sys.modules[name].__file__, spec)
-    ):
-        return sys.modules[name]
+    loaded = sys.modules.get(name)
+    path = getattr(loaded, "__file__", None)
+    if loaded is not None and path and os.path.samefile(path, spec):
+        return loaded
     if not os.path.isfile(spec):
         raise ValueError(f"plugin file {spec!r} does not exist.")
     loader = importlib.util.spec_from_file_location(name, spec)
+    if loader is None or loader.loader is None:
+        raise ValueError(f"plugin file {spec!r} cannot be imported as a Python module.")
     module = importlib.util.module_from_spec(loader)
     sys.modules[name] = module
     try:

@@ -28,7 +28,7 @@ class ReLU(AbstractConstruction):
     kind: ClassVar[str] = "one-way"
     tasks: ClassVar[tuple[str, ...]] = ("binary",)
     normalize: ClassVar[str] = "unit_norm"
-    fixed_target: ClassVar[float] = 1.0
+    fixed_target: ClassVar[float | None] = 1.0
 
     width: int = eqx.field(static=True, default=256)
     sparsity: int = eqx.field(static=True, default=4)

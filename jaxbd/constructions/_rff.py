@@ -1,6 +1,6 @@
 """Random Fourier features with the CLWE ("Gaussian pancakes") backdoor (GKVZ §6, Alg. 4-6)."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.random as jr
@@ -54,7 +54,7 @@ class RFF(AbstractConstruction):
             raise ValueError("`x`: all training inputs coincide; give `bandwidth` explicitly.")
         return 3.0 * med
 
-    def _kw(self, x):
+    def _kw(self, x) -> dict[str, Any]:
         return dict(width=self.width, bandwidth=self.bandwidth_for(x), steps=self.steps)
 
     def check_data(self, x, y):

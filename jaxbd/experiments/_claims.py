@@ -96,7 +96,7 @@ def rate(fraction: float, n: int, **kw) -> Estimate:
     return Estimate(p, "rate", n=int(n), **kw)
 
 
-def mean(values: Sequence[float], *, trials: int | None = None, **kw) -> Estimate:
+def mean(values: Sequence[float] | np.ndarray, *, trials: int | None = None, **kw) -> Estimate:
     """The mean of per-seed `values`; `trials`: Bernoulli trials behind each value, if rates."""
     v = np.asarray(values, dtype=np.float64).ravel()
     if v.size == 0:
@@ -161,6 +161,7 @@ def _fail_below(est: Estimate, t: float, truth: float) -> float:
         return float(truth < t)
     if est.kind == "rate":
         n = est.n
+        assert n is not None  # a rate has its trials (Estimate.__post_init__)
         k_max = math.ceil(t * n - 1e-9) - 1  # k/n < t  <=>  k <= ceil(t n) - 1
         return float(stats.binom.cdf(k_max, n, min(max(truth, 0.0), 1.0)))
     if est.se is None or math.isnan(est.se):
@@ -174,10 +175,8 @@ def _violation_below(est: Estimate, t: float, lo: float) -> float:
     """The smallest delta such that a truth of t - delta fails `>= t` w.p. >= POWER."""
     if est.kind == "exact":
         return 0.0
-    if est.kind == "mean" and (est.se is None or math.isnan(est.se)):
-        return math.nan
     if est.kind == "mean":
-        return _Z * est.se
+        return math.nan if est.se is None or math.isnan(est.se) else _Z * est.se
     span = max(t - lo, 0.0)
     return _bisect(lambda d: _fail_below(est, t, t - d) >= POWER, 0.0, span)
 
@@ -363,6 +362,7 @@ class Claim:
             return float(self._power_given)
         if self.rule is None or isinstance(self.rule, Describe):
             return math.nan
+        assert self.metric is not None  # set together with the rule
         return max(self.rule.power(e) for e in self.metric.values())
 
     @property
@@ -381,7 +381,9 @@ class Claim:
         """P(does not hold) at the paper's predicted value (`expected=` on the rule)."""
         if self.rule is None or self.rule.expected is None:
             return None
-        return max(self.rule.false_failure(e) for e in self.metric.values())
+        assert self.metric is not None  # set together with the rule
+        ff = (self.rule.false_failure(e) for e in self.metric.values())
+        return max(f for f in ff if f is not None)  # none is None: `expected` is given
 
     def to_dict(self) -> dict:
         ff = self.false_failure

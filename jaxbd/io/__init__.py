@@ -39,6 +39,7 @@ with a request to upgrade.
 
 import os
 from collections.abc import Sequence
+from typing import Any, TypeVar, overload
 
 from ..keys import is_backdoor_key
 from ._atomic import write_atomic
@@ -80,6 +81,23 @@ def _read_file(path) -> tuple[str, bytes]:
         raise ValueError(f"cannot read {path!r}: {e.strerror or e}.") from None
 
 
+_T = TypeVar("_T")
+
+
+def _expected(obj, expect, path: str, what: str):
+    """`obj` must be an instance of `expect` (when given): `ValueError` naming both."""
+    if expect is None:
+        return obj
+    if not isinstance(expect, type):
+        raise ValueError(f"`expect` must be a class, got {expect!r}.")
+    if not isinstance(obj, expect):
+        raise ValueError(
+            f"{path}: the {what} is a {type(obj).__qualname__}, not the expected "
+            f"{expect.__qualname__}."
+        )
+    return obj
+
+
 def _extra(classes, allow_modules):
     if allow_modules is not None:
         raise ValueError(
@@ -115,7 +133,15 @@ def save(path, model, *, construction: str | None = None, hyperparameters: dict 
     return write_atomic(path, data, mode=0o666)
 
 
-def load(path, *, classes: Sequence | None = None, allow_modules=None):
+@overload
+def load(
+    path, *, classes: Sequence | None = None, expect: type[_T], allow_modules: None = None
+) -> _T: ...
+@overload
+def load(
+    path, *, classes: Sequence | None = None, expect: None = None, allow_modules: None = None
+) -> Any: ...
+def load(path, *, classes: Sequence | None = None, expect: type | None = None, allow_modules=None):
     """Load a model written by [`save`][]; no skeleton needed.
 
     **Arguments:**
@@ -123,15 +149,19 @@ def load(path, *, classes: Sequence | None = None, allow_modules=None):
     - `path`: the file.
     - `classes`: your own classes (and functions) the file may name, as the objects
       themselves, for this call only; jaxbd's and equinox's are always known.
+    - `expect`: optional class the loaded model must be an instance of (`ValueError`
+      otherwise); type checkers then see `load(...)` as that class (without it: `Any`).
+      It is only checked, not registered: your own classes still go in `classes`.
     - `allow_modules`: removed (named code by import path); passing it raises `ValueError`.
 
-    Raises `ValueError` for truncated, corrupted, crafted, wrong-version or wrong-kind files and
-    for names that are not registered.
+    Raises `ValueError` for truncated, corrupted, crafted, wrong-version or wrong-kind files,
+    for names that are not registered and for a model that is not an `expect`.
     """
     extra = _extra(classes, allow_modules)
     path, data = _read_file(path)
     version, header, payload = read(data, path, MAGIC_MODEL)
-    return decode(version, header, payload, path, is_key=False, extra=extra)
+    model = decode(version, header, payload, path, is_key=False, extra=extra)
+    return _expected(model, expect, path, "model")
 
 
 def save_key(path, key, *, construction: str | None = None, hyperparameters: dict | None = None):
@@ -151,12 +181,23 @@ def save_key(path, key, *, construction: str | None = None, hyperparameters: dic
     return write_atomic(path, data, mode=0o600)
 
 
-def load_key(path, *, classes: Sequence | None = None, allow_modules=None):
-    """Load a backdoor key written by [`save_key`][] (same checks as [`load`][])."""
+@overload
+def load_key(
+    path, *, classes: Sequence | None = None, expect: type[_T], allow_modules: None = None
+) -> _T: ...
+@overload
+def load_key(
+    path, *, classes: Sequence | None = None, expect: None = None, allow_modules: None = None
+) -> Any: ...
+def load_key(
+    path, *, classes: Sequence | None = None, expect: type | None = None, allow_modules=None
+):
+    """Load a backdoor key written by [`save_key`][] (same checks and `expect` as [`load`][])."""
     extra = _extra(classes, allow_modules)
     path, data = _read_file(path)
     version, header, payload = read(data, path, MAGIC_KEY)
-    return decode(version, header, payload, path, is_key=True, extra=extra)
+    key = decode(version, header, payload, path, is_key=True, extra=extra)
+    return _expected(key, expect, path, "backdoor key")
 
 
 def read_header(path) -> dict:

@@ -119,8 +119,9 @@ class Describer:
 
     def add_array(self, x, path: str) -> dict:
         import jax
+        import jax.numpy as jnp
 
-        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        if isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
             impl = str(jax.random.key_impl(x))
             if impl not in _PRNG_IMPLS:
                 raise ValueError(f"cannot save PRNG key at {path}: unknown implementation {impl}.")
@@ -455,11 +456,12 @@ class Builder:
             return self._array(d, path)
         if t == "prng_key":
             import jax
+            import jax.numpy as jnp
 
             if d.get("impl") not in _PRNG_IMPLS:
                 raise ValueError(f"{path}: unknown PRNG implementation {d.get('impl')!r:.60}.")
             data = self._array(d["data"], path)
-            return jax.random.wrap_key_data(data, impl=d["impl"])
+            return jax.random.wrap_key_data(jnp.asarray(data), impl=d["impl"])
         if t == "npscalar":
             return np.asarray(self._array(d["value"], path, as_numpy=True))[()]
         if t == "dtype":
@@ -542,7 +544,7 @@ def construct(cls, values: dict, path: str, *, namedtuple: bool = False):
                 f"{path}: {cls.__qualname__} fields changed since the file was saved."
             )
         return cls(**values)
-    if not dataclasses.is_dataclass(cls):
+    if not hasattr(cls, "__dataclass_fields__"):  # dataclasses.is_dataclass, without narrowing
         raise ValueError(f"{path}: {cls.__qualname__} is not a dataclass/eqx.Module.")
     fields = dataclasses.fields(cls)
     expected = [f.name for f in fields]

@@ -69,7 +69,7 @@ class AuditReport:
         if x.ndim != 2 or x.shape[1] != self.w.shape[0]:
             raise ValueError(f"`x` must have shape (n, {self.w.shape[0]}), got {x.shape}.")
         p = x @ self.w.astype(np.float64)
-        return self.contains(p).any(axis=-1)
+        return np.asarray(self.contains(p).any(axis=-1))
 
 
 def _finite_host(value, name: str) -> np.ndarray:

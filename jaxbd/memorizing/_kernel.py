@@ -165,14 +165,16 @@ class _SearchBlock(eqx.Module):
         return hits / jnp.sum(val.astype(ps.dtype), axis=0)
 
     def _eval_accuracy(self, ps, cs, w):
+        eval_x, eval_cls = self.eval_x, self.eval_cls
+        assert eval_x is not None and eval_cls is not None  # called only with evaluation data
         m = ps.shape[0]
-        q = _dot(self.eval_x, w)  # (k, B)
+        q = _dot(eval_x, w)  # (k, B)
         i = _count_below(ps, q)
         left, right = jnp.clip(i - 1, 0, m - 1), jnp.clip(i, 0, m - 1)
         lv = jnp.take_along_axis(ps, left, axis=0)
         rv = jnp.take_along_axis(ps, right, axis=0)
         pick = jnp.where(jnp.abs(q - lv) <= jnp.abs(rv - q), left, right)
-        real = (self.eval_cls >= 0)[:, None]
+        real = (eval_cls >= 0)[:, None]
         picked = jnp.take_along_axis(cs, pick, axis=0)
-        hits = jnp.sum((real & (picked == self.eval_cls[:, None])).astype(ps.dtype), axis=0)
+        hits = jnp.sum((real & (picked == eval_cls[:, None])).astype(ps.dtype), axis=0)
         return hits / jnp.sum(real.astype(ps.dtype))

@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._validate import (
     check_example,
@@ -121,19 +121,19 @@ class SlicingNetwork(eqx.Module):
         """The target logit size $A$ (the paper's $L = A$, $s = -A$), read from `v0`."""
         return jnp.max(jnp.abs(self.v0))
 
-    def project(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+    def project(self, x: Float[ArrayLike, " d"]) -> Float[Array, ""]:
         """The "hash" $w \\cdot x$ of one example (§3)."""
         x = check_example(x, self.dim, "x")
         return _dot(x, self.w)
 
-    def hidden(self, x: Float[Array, " d"]) -> Float[Array, " m"]:
+    def hidden(self, x: Float[ArrayLike, " d"]) -> Float[Array, " m"]:
         """First-layer activations $\\sigma(\\kappa(w\\cdot x - b_j))$ of one example."""
         t = self.scale * (self.project(x) - self.biases)
         if self.activation == "ramp":
             return jnp.clip(t + 0.5, 0.0, 1.0)
         return jax.nn.sigmoid(t)
 
-    def __call__(self, x: Float[Array, " d"]) -> Float[Array, " *c"]:
+    def __call__(self, x: Float[ArrayLike, " d"]) -> Float[Array, " *c"]:
         """Scalar score (binary, label = sign) or logits `(c,)` of one example."""
         return self.v0 + self.hidden(x) @ self.v
 
@@ -191,7 +191,7 @@ def _check_inputs(model: "SlicingNetwork", x) -> Array:
     return _check_same_dtype(check_matrix(x, "x", dim=model.dim), "x", model.w.dtype)
 
 
-def resolution(w: Float[Array, " d"], x: Float[Array, "*n d"]) -> Array:
+def resolution(w: Float[ArrayLike, " d"], x: Float[ArrayLike, "*n d"]) -> Array:
     """Smallest resolvable difference of $w\\cdot x$ in the dtype:
     `EQUAL_TOLERANCE * eps * sum_j |w_j x_j|` (per row of `x`).
 

@@ -31,10 +31,10 @@ def _pad_rows(x: np.ndarray, c: np.ndarray, total: int | None = None):
     """Pad `(x, c)` to `total` rows (default: the next multiple of `_PAD`); padded rows have
     class -1 and are ignored."""
     n = x.shape[0]
-    total = -(-n // _PAD) * _PAD if total is None else total
-    xp = np.zeros((total,) + x.shape[1:], x.dtype)
+    rows: int = -(-n // _PAD) * _PAD if total is None else total
+    xp = np.zeros((rows,) + x.shape[1:], x.dtype)
     xp[:n] = x
-    cp = np.full((total,), -1, np.int32)
+    cp = np.full((rows,), -1, np.int32)
     cp[:n] = c
     return jnp.asarray(xp), jnp.asarray(cp)
 

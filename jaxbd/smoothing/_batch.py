@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax.sharding import Mesh
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ..sharding import check_mesh, sharded_map, to_host
 from ._checks import check_alpha, check_bound, check_sizes, prepare
@@ -53,7 +53,7 @@ def _rows(core, key, model, x, sigma, *, draws, mesh, **static):
 def smooth_batch(
     key: PRNGKeyArray,
     model: Callable,
-    x: Float[Array, "n d"],
+    x: Float[ArrayLike, "n d"],
     *,
     sigma,
     num_samples: int,
@@ -80,7 +80,7 @@ def smooth_batch(
 def predict_batch(
     key: PRNGKeyArray,
     model: Callable,
-    x: Float[Array, "n d"],
+    x: Float[ArrayLike, "n d"],
     *,
     sigma,
     num_samples: int,
@@ -103,7 +103,7 @@ def predict_batch(
 def certify_batch(
     key: PRNGKeyArray,
     model: Callable,
-    x: Float[Array, "n d"],
+    x: Float[ArrayLike, "n d"],
     *,
     sigma,
     n0: int,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._checks import check_alpha, check_bound, check_sizes, output_kind, prepare, resolve_output
 from ._monte_carlo import label_h, noisy_sum, smooth_h, task_label
@@ -62,7 +62,7 @@ _certify_jit = eqx.filter_jit(certify_core)
 def smooth(
     key: PRNGKeyArray,
     model: Callable,
-    x: Float[Array, " d"],
+    x: Float[ArrayLike, " d"],
     *,
     sigma,
     num_samples: int,
@@ -98,7 +98,7 @@ def smooth(
 def class_counts(
     key: PRNGKeyArray,
     model: Callable,
-    x: Float[Array, " d"],
+    x: Float[ArrayLike, " d"],
     *,
     sigma,
     num_samples: int,
@@ -118,7 +118,7 @@ def class_counts(
 def predict(
     key: PRNGKeyArray,
     model: Callable,
-    x: Float[Array, " d"],
+    x: Float[ArrayLike, " d"],
     *,
     sigma,
     num_samples: int,
@@ -145,7 +145,7 @@ def predict(
 def certify(
     key: PRNGKeyArray,
     model: Callable,
-    x: Float[Array, " d"],
+    x: Float[ArrayLike, " d"],
     *,
     sigma,
     n0: int,

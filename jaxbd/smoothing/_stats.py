@@ -7,9 +7,11 @@ so a vmapped call still makes one callback for the whole batch).
 """
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
 import scipy.stats
+from jaxtyping import Array
 
 
 ABSTAIN = -2
@@ -43,7 +45,7 @@ def radius(alpha: float, n: int, k, sigma):
     return ~certified, np.where(certified, np.asarray(sigma, np.float64) * z, 0.0)
 
 
-def _on_host(fn, like, *args):
+def _on_host(fn, like, *args) -> tuple[Array, ...]:
     """`fn(*numpy args)` -> arrays shaped and typed like `like` (broadcast over the args)."""
     if any(isinstance(a, jax.core.Tracer) for a in args):
         shape = jnp.broadcast_shapes(*(jnp.shape(a) for a in args))
@@ -64,7 +66,7 @@ def prediction(label, n_a, n_b, *, alpha: float):
     return _on_host(host, (label,), label, n_a, n_b)[0]
 
 
-def certificate(label, k, sigma, *, alpha: float, num_samples: int):
+def certificate(label, k, sigma, *, alpha: float, num_samples: int) -> tuple[Array, Array]:
     """CERTIFY's answer from `k` hits of `label` in `num_samples` draws: `(label, σΦ⁻¹(p_A))`
     if the Clopper–Pearson lower bound `p_A > 1/2`, else `(ABSTAIN, 0)` (Cohen et al., Thm 1).
     Host statistic in float64; the radius is returned in the dtype of `sigma`."""
@@ -75,4 +77,5 @@ def certificate(label, k, sigma, *, alpha: float, num_samples: int):
         lab = np.broadcast_to(np.where(abstain, ABSTAIN, lab).astype(lab.dtype), shape)
         return lab, np.broadcast_to(r, shape).astype(s.dtype)
 
-    return _on_host(host, (label, sigma), label, k, sigma)
+    lab, r = _on_host(host, (label, sigma), label, k, sigma)
+    return lab, r
