@@ -97,3 +97,24 @@ def throughput(base, bm_lat, bm_ed, x, xa_lat, xa_ed, repeats=3):
         rows[name] = dict(compile_s=c, clean_per_s=x.shape[0] / t_clean,
                           activated_per_s=xa.shape[0] / t_act)  # fmt: skip
     return rows
+
+
+def poisson_power(rows: list[tuple[int, float]], sds: float = 5.0) -> str:
+    """Power of the rows' test "count <= expected + `sds` sd" (Poisson), as a sentence.
+
+    For each row (`n` inputs, `expected` chance count) the smallest true rate of openings or
+    differences that exceeds the row's threshold with probability >= 0.9 (scipy's Poisson
+    quantiles; bisection on the rate); the sentence gives the largest of them over the rows, the
+    smallest violation every row would catch.
+    """
+    from scipy import stats
+
+    worst = 0.0
+    for n, expected in rows:
+        limit = int(np.floor(expected + sds * np.sqrt(expected)))  # flagged when count > limit
+        lo, hi = expected / n, 1.0
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if stats.poisson.sf(limit, n * mid) < 0.9 else (lo, mid)
+        worst = max(worst, hi - expected / n)
+    return f"an excess rate of {worst:.2g} per input over chance is detected w.p. >= 0.9"
