@@ -7,6 +7,7 @@ typed in by hand).
 """
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -47,11 +48,15 @@ class Figure:
 
 @dataclasses.dataclass
 class ExperimentResult:
-    """What one experiment returns; `data` holds any extra JSON-able raw numbers."""
+    """What one experiment returns; `data` holds any extra JSON-able raw numbers.
 
-    name: str
-    title: str
-    summary: str
+    `name` and `title` are filled in by [`register`][] (the registered function sets them on
+    what it returns), so an experiment gives only its `summary` and what it measured.
+    """
+
+    name: str = ""
+    title: str = ""
+    summary: str = ""
     claims: list[Claim] = dataclasses.field(default_factory=list)
     tables: list[Table] = dataclasses.field(default_factory=list)
     figures: list[Figure] = dataclasses.field(default_factory=list)
@@ -103,13 +108,22 @@ def register(name: str, *, title: str, description: str, order: int = 100):
     """Decorator registering `fn(ctx) -> ExperimentResult` under `name` for `jaxbd reproduce`.
 
     `order` sorts experiments in the report; `description` says in one or two sentences what
-    the experiment shows (used by `jaxbd list` and the README).
+    the experiment shows (used by `jaxbd list` and the README). The decorated function sets
+    `name` and `title` on the result it returns, so the experiment writes neither again.
     """
 
     def wrap(fn):
-        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+        if name in _REGISTRY and getattr(_REGISTRY[name].fn, "__wrapped__", None) is not fn:
             raise ValueError(f"experiment {name!r} registered twice")
-        _REGISTRY[name] = Experiment(name, title, description, order, fn)
-        return fn
+
+        @functools.wraps(fn)
+        def named(ctx: Context) -> ExperimentResult:
+            result = fn(ctx)
+            if isinstance(result, ExperimentResult):  # name and title: written once, here
+                result.name, result.title = name, title
+            return result
+
+        _REGISTRY[name] = Experiment(name, title, description, order, named)
+        return named
 
     return wrap

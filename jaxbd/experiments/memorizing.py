@@ -226,8 +226,6 @@ def run(ctx: Context) -> ExperimentResult:
         )
     )
     return ExperimentResult(
-        name="memorizing",
-        title=TITLE,
         summary=summary,
         claims=_claims(recs, multi, g),
         tables=tables,

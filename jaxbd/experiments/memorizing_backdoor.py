@@ -183,8 +183,6 @@ def run(ctx: Context) -> ExperimentResult:
         "but reveals only a slab."
     )
     return ExperimentResult(
-        name="memorizing-backdoor",
-        title=TITLE,
         summary=summary,
         claims=_claims(cells, honest, rows, wrows, widths, g),
         tables=tables,

@@ -183,8 +183,6 @@ def run(ctx: Context) -> ExperimentResult:
     data["single_weight"] = rob
     claims = _claims(grid, curves, optimizers, rob, lin.x_test.shape[0])
     return ExperimentResult(
-        name="persistence",
-        title="Persistence under fine-tuning (GKVZ §5.3 vs Chardouvelis–Dao)",
         summary=_summary(claims, rob),
         claims=claims,
         tables=_tables(rows, rob, steps),

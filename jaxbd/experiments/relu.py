@@ -349,8 +349,6 @@ def run(ctx: Context) -> ExperimentResult:
         "The proof sketch's bound σ ≥ λθ never exceeds what the honest model gives x'."
     )
     return ExperimentResult(
-        name="relu",
-        title="Random-ReLU sparse-PCA backdoor (GKVZ App. A)",
         summary=summary,
         claims=claims,
         tables=tables,

@@ -384,8 +384,6 @@ def run(ctx: Context) -> ExperimentResult:
     }  # fmt: skip
     data.update(width=width, seeds=seeds, betas=betas, secret_dims=sdims)
     return ExperimentResult(
-        name="rff",
-        title="White-box RFF backdoor (GKVZ §6)",
         summary=summary,
         claims=claims,
         tables=_tables(main, res_b, res_s, mc, width),

@@ -316,8 +316,6 @@ def run(ctx: Context) -> ExperimentResult:
         f"(max/min {ratio:.3f} from {SMOOTH_BATCH} to {draws[-1]:.0e})."
     )
     return ExperimentResult(
-        name="scaling",
-        title="Scaling: time and compiled memory vs problem size",
         summary=summary,
         claims=claims,
         tables=tables,

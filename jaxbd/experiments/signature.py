@@ -215,8 +215,6 @@ def run(ctx: Context) -> ExperimentResult:
         f"transplanting one activated sign pattern and triggers accidentally at rate ≈ 2^-n."
     )
     return ExperimentResult(
-        name="signature",
-        title=TITLE,
         summary=summary,
         claims=claims,
         tables=tables,

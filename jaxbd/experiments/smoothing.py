@@ -311,8 +311,6 @@ def run(ctx: Context) -> ExperimentResult:
                       "sigma_attacker": sigma_fixed, "reparam": rep}  # fmt: skip
     claims.append(_lipschitz_claim(jr.fold_in(key, 76), quick))
     return ExperimentResult(
-        name="smoothing",
-        title="Evaluation-time immunization",
         summary=_summary(claims),
         claims=claims,
         tables=_tables(rows, cert_rows, rep_rows, num_samples, cert_n),

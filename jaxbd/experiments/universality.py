@@ -346,8 +346,6 @@ def run(ctx: Context) -> ExperimentResult:
         f"in {broken_frac:.1%} of (draw, target) pairs; the invalidating head denies the target on {inv_denied:.0%} of inputs, keeping the clean label on {inv_kept:.0%}."
     )
     return ExperimentResult(
-        name="universality",
-        title="No universal backdoor for ≥ 3 classes (Chardouvelis–Dao Thm 3.1)",
         summary=summary,
         claims=claims,
         tables=[table],

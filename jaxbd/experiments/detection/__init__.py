@@ -202,5 +202,6 @@ def run(ctx: Context) -> ExperimentResult:
         "relu_width": {str(m): v for m, v in relu_w.items()},
         "rff_width": {str(m): v for m, v in rff_w.items()},
     }
-    title = "Detection frontier of the 'undetectable' backdoors"
-    return ExperimentResult("detection", title, summary, claims, tables, figures, data)
+    return ExperimentResult(
+        summary=summary, claims=claims, tables=tables, figures=figures, data=data
+    )
