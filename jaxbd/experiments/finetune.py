@@ -307,6 +307,7 @@ def run(ctx: Context) -> ExperimentResult:
     )
 
     fig = MplFigure(figsize=(12, 7))
+    style_keys = (("-", "ASR"), (":", "clean accuracy"), ("--", "random-perturbation control"))
     for p_i, (kind, mode) in enumerate([(k, m) for k in kinds for m in modes]):
         ax = fig.add_subplot(2, 2, p_i + 1)
         for name, lr in opts:
@@ -314,24 +315,24 @@ def run(ctx: Context) -> ExperimentResult:
             asr = np.mean([r["asr"] for r in recs], axis=0)
             acc = np.mean([r["acc"] for r in recs], axis=0)
             ctrl = np.mean([r["control"] for r in recs], axis=0)
-            line = ax.plot(steps_rec, asr, "-", label=f"ASR {name} {lr:g}")[0]
+            line = ax.plot(steps_rec, asr, "-", label=f"{name} lr {lr:g}")[0]
             ax.plot(steps_rec, acc, ":", color=line.get_color())
             ax.plot(steps_rec, ctrl, "--", color=line.get_color(), alpha=0.5)
-        ax.set_title(
-            f"{kind}: fine-tune {mode} (solid ASR, dotted clean acc, dashed control)", fontsize=9
-        )
+        # Colour names the optimiser; line style names the quantity (one entry each).
+        styles = [ax.plot([], [], ls, color="0.3", label=what)[0] for ls, what in style_keys]
+        colours = [h for h in ax.get_legend_handles_labels()[0] if h not in styles]
+        ax.set_title(f"{kind}: fine-tune {mode}", fontsize=9)
         ax.set_xlabel("fine-tuning steps")
+        ax.set_ylabel("rate on held-out inputs")
         ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.legend(handles=colours + styles, loc="lower center", ncol=len(colours) + 3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))  # the shared legend below the panels
     summary = (
         f"Fine-tuning backdoored models on clean data ({steps} steps). Head-only fine-tuning "
         "cannot remove the RFF flip by construction (the activation negates the features, which "
         "flips every bias-free linear head); only moving the frequencies off the pancakes can. "
     ) + " ".join(f"{c.statement.split(']')[0]}]: {c.measured}." for c in claims)
     return ExperimentResult(
-        name="finetune",
-        title="Fine-tuning against backdoors (Chardouvelis–Dao §4)",
         summary=summary,
         claims=claims,
         tables=[table],
