@@ -21,4 +21,5 @@ def rate_gap(a, b, trials: int) -> Estimate:
     n = a.size * int(trials)
     pa, pb = (float(np.clip(v.mean(), 0.0, 1.0)) for v in (a, b))
     floor = math.sqrt((pa * (1 - pa) + pb * (1 - pb) + 0.5 / n) / n)
-    return dataclasses.replace(e, se=floor if math.isnan(e.se) else max(e.se, floor))
+    se = e.se  # `mean` always sets it (NaN for one seed)
+    return dataclasses.replace(e, se=floor if se is None or math.isnan(se) else max(se, floor))
