@@ -1,5 +1,7 @@
 """The detection experiment's heatmap figure and its full (trained) RFF / ReLU models."""
 
+from typing import Any
+
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -7,13 +9,16 @@ from matplotlib.figure import Figure as MplFigure
 
 
 #: Default parameters used for the "which distinguishers detect it" statement.
-DEFAULT_RFF = dict(dataset="breast_cancer", width=512, bandwidth=4.0, secret_dim=4, beta=0.01)
-DEFAULT_RELU = dict(dataset="breast_cancer", width=512, sparsity=5, theta=0.5)
+DEFAULT_RFF: dict[str, Any] = dict(
+    dataset="breast_cancer", width=512, bandwidth=4.0, secret_dim=4, beta=0.01
+)
+DEFAULT_RELU: dict[str, Any] = dict(dataset="breast_cancer", width=512, sparsity=5, theta=0.5)
 
 
 def heatmap(cells, xs, ys, names, xlabel, ylabel, title, *, log_x=True, vline=None):
     fig = MplFigure(figsize=(3.2 * len(names), 3.2), layout="constrained")
     axes = fig.subplots(1, len(names), squeeze=False)[0]
+    im = None
     for ax, name in zip(axes, names):
         z = np.full((len(ys), len(xs)), np.nan)
         for i, y in enumerate(ys):
@@ -44,7 +49,8 @@ def heatmap(cells, xs, ys, names, xlabel, ylabel, title, *, log_x=True, vline=No
             pos = np.interp(lx, lxs, np.arange(len(xs)))
             ax.axvline(pos, color="r", ls="--", lw=1)
     axes[0].set_ylabel(ylabel)
-    fig.colorbar(im, ax=axes[-1], label="power at alpha = 0.05")
+    if im is not None:
+        fig.colorbar(im, ax=axes[-1], label="power at alpha = 0.05")
     fig.suptitle(title, fontsize=10)
     return fig
 
