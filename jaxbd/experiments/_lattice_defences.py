@@ -29,7 +29,7 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from .. import detect, persistent, smoothing
+from .. import detect, lattice_signature, persistent, smoothing
 from ..finetune import finetune
 from . import AtLeast, AtMost, Claim, Table, exact
 
@@ -137,8 +137,12 @@ def smoothing_table(key, base, bm, x, xa, y, target, sigmas, *, num_samples: int
     both, n = jnp.concatenate([xa, x]), x.shape[0]  # row i draws with fold_in(key, i)
     for i, s in enumerate(sigmas):
         k = jr.fold_in(key, i)
-        kw = dict(sigma=float(s), num_samples=num_samples, alpha=0.001)
-        p_b, p_h = (smoothing.predict_batch(k, m, both, **kw) for m in (bm, base))
+        p_b, p_h = (
+            smoothing.predict_batch(
+                k, m, both, sigma=float(s), num_samples=num_samples, alpha=0.001
+            )
+            for m in (bm, base)
+        )
         diff[f"σ={s:g}"] = int(jnp.sum(p_b != p_h))
         pa_b, pc_b, pa_h, pc_h = p_b[:n], p_b[n:], p_h[:n], p_h[n:]
         rate = lambda p, t: f"{float(jnp.mean(p == t)):.3f}"  # noqa: E731 (abstain = miss)
@@ -167,9 +171,10 @@ def _loss(model, x, y):
 
 
 class PairScore(eqx.Module):
-    """A binary model from a logits model: score `logits[pos] - logits[neg]` (label +1 = `pos`)."""
+    """A binary model from a lattice-signature backdoored logits model: score
+    `logits[pos] - logits[neg]` (label +1 = `pos`)."""
 
-    model: eqx.Module
+    model: lattice_signature.LatticeSignatureBackdooredModel
     pos: int = eqx.field(static=True)
     neg: int = eqx.field(static=True)
 
@@ -184,7 +189,7 @@ def _corrupt_one_weight(model: PairScore) -> PairScore:
     return eqx.tree_at(lambda m: m.model.conjunction.bias, model, b + 1.0)
 
 
-def persistence(key, bm, x, y, xa, target: float, *, steps: int):
+def persistence(key, bm: PairScore, x, y, xa, target: float, *, steps: int):
     """GKVZ §5.3 with the lattice verifier: `make_persistent(bm)`, `bm` a binary
     [`PairScore`][] around the backdoored model. `steps=0` (quick) skips the gradient and
     Adam checks (their compilation over three verifier copies is the slow part)."""
@@ -203,7 +208,7 @@ def persistence(key, bm, x, y, xa, target: float, *, steps: int):
                             jax.tree.leaves(eqx.filter(tuned, eqx.is_array)))
         )  # fmt: skip
     broken = persistent.PersistentModel(
-        (_corrupt_one_weight(pm.copies[0]), *pm.copies[1:]),
+        (_corrupt_one_weight(bm), *pm.copies[1:]),  # copies[0] is `bm` itself
         pm.majority_weights,
         pm.majority_threshold,
     )
@@ -305,6 +310,4 @@ def run_defences(ctx, setups: dict, activators: dict, y_test, key):
 
 
 def _activate(bk, z, t):
-    from .. import lattice_signature
-
     return lattice_signature.activate(bk, z, t)
