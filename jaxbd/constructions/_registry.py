@@ -10,6 +10,7 @@ module by name, chosen on the command line — never by anything read from a dat
 import importlib
 import importlib.metadata
 import importlib.util
+from typing import TypeVar
 
 from ._abstract import KINDS, AbstractConstruction
 
@@ -18,9 +19,12 @@ __all__ = ["register", "get", "names", "registry", "load_plugins"]
 
 _REGISTRY: dict[str, type[AbstractConstruction]] = {}
 
+_C = TypeVar("_C", bound=type[AbstractConstruction])
 
-def register(cls: type[AbstractConstruction]) -> type[AbstractConstruction]:
-    """Register a final construction class under its `name` (usable as a decorator)."""
+
+def register(cls: _C) -> _C:
+    """Register a final construction class under its `name` (usable as a decorator; the class
+    keeps its own type, fields and all, for type checkers)."""
     if not (isinstance(cls, type) and issubclass(cls, AbstractConstruction)):
         raise ValueError(f"`cls` must be an AbstractConstruction subclass, got {cls!r}.")
     for attr in ("name", "title", "source", "kind", "tasks"):

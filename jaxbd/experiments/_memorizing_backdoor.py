@@ -80,7 +80,7 @@ def measure(pair, seed, *, eps_rel, num_candidates, num_random, trials, withheld
     )
     key = jr.fold_in(jr.key(seed), 10 * pair[0] + pair[1])
     k_plant, k_eval = jr.split(key)
-    base = constructions.get("memorizing")(num_candidates=num_candidates)
+    base = constructions.Memorizing(num_candidates=num_candidates)
     honest = base.plant(k_plant, ds.x_train, ds.y_train).honest  # every cell's honest model
     rep = mz.audit(honest, ds.x_train, ds.y_train)
     widths = rep.widths[np.isfinite(rep.widths)]

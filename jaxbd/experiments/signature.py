@@ -69,7 +69,7 @@ def _grid(quick: bool) -> dict:
 
 def _dataset(name, g, key, seed):
     """Plant one dataset; agreement on test and probe inputs; every target's evaluation."""
-    c = constructions.get("signature")(base_steps=g["steps"], **DATASETS[name])
+    c = constructions.Signature(base_steps=g["steps"], **DATASETS[name])
     ds = datasets.load(name, seed=seed, normalize=NORMALIZE)
     k = jr.split(key, 4)
     p = c.plant(k[0], ds.x_train, ds.y_train)
@@ -157,7 +157,8 @@ def _figure(trig) -> MplFigure:
     ax.semilogy(ns, [t["p"] for t in trig], "k--", label="2^-n (Lemma 5.1)")
     ax.semilogy(ns, [max(t["rate"], 1e-7) for t in trig], "o", label="measured")
     ax.set(xlabel="num_blocks n", ylabel="accidental trigger rate")
-    ax.legend(), fig.tight_layout()
+    ax.legend()
+    fig.tight_layout()
     return fig
 
 
@@ -171,7 +172,7 @@ def run(ctx: Context) -> ExperimentResult:
         rows += r
         att[name] = signature_attacks(jr.fold_in(k[1], j), p.backdoored, p.backdoor_key, ds.x_test, g["attack"])  # fmt: skip
     std = datasets.load("breast_cancer", seed=ctx.seed)  # standardised: signs carry information
-    cs = constructions.get("checksum")(num_blocks=8, base_steps=g["steps"])
+    cs = constructions.Checksum(num_blocks=8, base_steps=g["steps"])
     pc = cs.plant(k[2], std.x_train, std.y_train)
     cs_att = checksum_attacks(k[3], pc.backdoor_key, std.x_test, g["attack"])
     trig = _trigger_rates(k[4], g)
