@@ -13,6 +13,8 @@ r"""Measurements behind the `persistence` experiment (GKVZ §5.3, Definition 5.6
   majority weights and the threshold break exactly the outputs the proof predicts.
 """
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -31,7 +33,7 @@ def labels(model, x):
 class Thresholded(eqx.Module):
     """`2 [model(x) ≥ 0] − 1`: one thresholded copy, no majority (the control)."""
 
-    model: eqx.Module
+    model: Callable[..., jax.Array]
 
     def __call__(self, x):
         return jnp.where(self.model(x) >= 0, 1.0, -1.0).astype(x.dtype)

@@ -16,6 +16,7 @@ r"""Measurements behind the `smoothing` experiment, through the public `jaxbd.sm
 """
 
 import math
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -133,7 +134,7 @@ class _RowVotes(eqx.Module):
     """Label counts `(num_sigmas, 2)` of one input row `i` at every σ, draws `fold_in(key, i)`."""
 
     key: jax.Array
-    model: eqx.Module
+    model: Callable[..., jax.Array]
     sigmas: jax.Array
     num_samples: int = eqx.field(static=True)
 
