@@ -162,6 +162,8 @@ def run(ctx: Context) -> ExperimentResult:
         search_record(ctx.seed, None, num_candidates=n, compare_at=n, curve=[])[0]
         for n in [g["n_multi"]] if n
     ]  # fmt: skip
+    if search38 is None:
+        raise ValueError("the memorizing grid's digit pairs must include (3, 8).")
     size_rows = neurons_vs_size(ctx.seed, *search38)
     acc = np.array([r["curve"] for r in recs])
     tables = [
