@@ -79,7 +79,7 @@ def _per_eps(cells, honest, eps_rel, g):
 def _claims(cells, honest, rows, wrows, widths, g):
     ok = [c for c in cells if c["error"] is None]
     n = len(ok)
-    frac = lambda k: rate(np.mean([c[k] for c in ok]), n)  # noqa: E731
+    frac = lambda k: rate(float(np.mean([c[k] for c in ok])), n)  # noqa: E731
     small = [r for r in rows if r["n"]][-1]  # the smallest eps that could be placed
     n_test = g["n_test"]
     plaus = {
