@@ -16,6 +16,7 @@ model (`_persistence_measure`), next to the single copy, which one weight does c
 """
 
 import dataclasses
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -152,7 +153,8 @@ def run(ctx: Context) -> ExperimentResult:
         optimizers["SGD (lr 0.5)"] = optax.sgd(0.5)
     key = jr.key(ctx.seed)
     grid = cases(quick)
-    planted, curves, rows, data = {}, {}, [], {"steps": steps}
+    planted, curves, rows = {}, {}, []
+    data: dict[str, Any] = {"steps": steps}  # JSON-able raw numbers for ExperimentResult.data
     for ci, (name, case) in enumerate(ctx.progress(list(grid.items()), "models")):
         c = constructions.get(case.construction)(**case.fixed)
         ds = datasets.load("breast_cancer", seed=0, normalize=c.normalize)
