@@ -25,6 +25,7 @@ judged. The flip-error criterion $\le c\beta$ can only fail where $c\beta < 2$
 """
 
 import math
+from typing import Any
 
 import jax
 import numpy as np
@@ -377,7 +378,7 @@ def run(ctx: Context) -> ExperimentResult:
         + ", ".join(f"{r.values('relative_l2_train', 0).mean():.1f}" for r in main)
         + " median-NN distances."
     )
-    data = {
+    data: dict[str, Any] = {
         r.labels[0] if name == "main" else name: {m: a.tolist() for m, a in r.metrics.items()}
         for name, r in [*(("main", r) for r in main), ("beta_sweep", res_b),
                         ("secret_dim_sweep", res_s), ("multiclass", mc)]
