@@ -151,7 +151,7 @@ def rff_sweep(seed: int, *, ns, dims, widths, base, repeats=3) -> list[dict]:
     rows = []
     for axis, values in (("n", ns), ("dim", dims), ("width", widths)):
         for v in values:
-            cfg = dict(zip(("n", "dim", "width"), base))
+            cfg: dict[str, int] = dict(zip(("n", "dim", "width"), base))
             cfg[axis] = int(v)
             row, mem = _rff_point(seed, cfg["n"], cfg["dim"], cfg["width"], repeats)
             rows.append({"sweep": axis, **row, **{f"mem_{k}": v for k, v in mem.items()}})
