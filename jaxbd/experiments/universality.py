@@ -8,6 +8,8 @@ backdoor, and that [`jaxbd.universality.invalidating_heads`][] denies the attack
 every input while keeping the model's clean label.
 """
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -63,7 +65,7 @@ def run(ctx: Context) -> ExperimentResult:
     # Honest and backdoored fits of every seed share the seed's first key (Backdoor-RFF is
     # Train-RFF with pancake frequencies: same phases and optimiser run, GKVZ Alg. 5).
     dss = {seed: datasets.load("digits", seed=seed) for seed in seeds}
-    fit = dict(width=width, steps=300, bandwidth=30.0, weight_decay=1e-4)
+    fit: dict[str, Any] = dict(width=width, steps=300, bandwidth=30.0, weight_decay=1e-4)
     fits = {}
     for seed in seeds:
         k_model, x, y = jr.split(jr.key(seed), 4)[0], dss[seed].x_train, dss[seed].y_train
