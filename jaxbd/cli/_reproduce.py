@@ -7,6 +7,7 @@ import sys
 import traceback
 import warnings
 
+from . import _distributed
 from ._args import SEED, command
 from ._errors import RunFailure, UsageError, innermost
 from ._files import check_out_dir
@@ -19,7 +20,10 @@ _REPRODUCE_DESCRIPTION = (
     "REPORT.md, results.json and PNG plots."
 )
 
-_REPRODUCE_EXAMPLES = ("jaxbd reproduce --quick --out report",)
+_REPRODUCE_EXAMPLES = (
+    "jaxbd reproduce --quick --out report",
+    "jaxbd reproduce --quick --distributed  # one process of a SLURM / Kubernetes job",
+)
 
 _RUN_HELP = "run one experiment"
 
@@ -36,7 +40,9 @@ _LIST_EXAMPLES = ("jaxbd list",)
 
 def add_parsers(sub) -> None:
     p = command(sub, "reproduce", _REPRODUCE_HELP, _REPRODUCE_DESCRIPTION, _REPRODUCE_EXAMPLES)
-    p.add_argument("--quick", action="store_true", help="smoke-sized run (about 3 min on 2 cores)")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke-sized run (a few minutes on 2 cores)"
+    )
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
     r = command(sub, "run", _RUN_HELP, _RUN_DESCRIPTION, _RUN_EXAMPLES)
     r.add_argument("name", help="experiment name (see 'jaxbd list')")
@@ -45,6 +51,7 @@ def add_parsers(sub) -> None:
         q.add_argument("--out", default="report", help="output folder")
         q.add_argument("--seed", type=SEED, default=0, help="base seed")
         q.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        _distributed.add_flags(q)
     command(sub, "list", _LIST_HELP, _LIST_DESCRIPTION, _LIST_EXAMPLES)  # fmt: skip
 
 
@@ -58,11 +65,18 @@ def run_list(args) -> int:
 
 def run_experiments(args) -> int:
     names = (args.only or None) if args.command == "reproduce" else [args.name]
+    process, _ = _distributed.initialize(args)  # before any JAX work
     return _run(names, quick=args.quick, seed=args.seed, out=args.out,
-                progress=not args.no_progress, debug=args.debug)  # fmt: skip
+                progress=not args.no_progress and process == 0, debug=args.debug,
+                writer=process == 0)  # fmt: skip
 
 
-def _run_one(experiments, exp, name, ctx, debug):
+def _say(writer: bool, *text, **kw) -> None:
+    if writer:  # one log, from the process that writes the report
+        print(*text, **kw)
+
+
+def _run_one(experiments, exp, name, ctx, debug, writer=True):
     from ..detect.regime import DetectableRegimeWarning
 
     try:
@@ -78,12 +92,17 @@ def _run_one(experiments, exp, name, ctx, debug):
         if debug:
             print(res.error, file=sys.stderr)
         kind, msg = innermost(e)
-        print(f"[jaxbd] {name} failed: {kind}: {msg} (traceback in the report)",
-              file=sys.stderr, flush=True)  # fmt: skip
+        _say(writer, f"[jaxbd] {name} failed: {kind}: {msg} (traceback in the report)",
+             file=sys.stderr, flush=True)  # fmt: skip
         return res, True
 
 
-def _run(names, *, quick: bool, seed: int, out: str, progress: bool, debug: bool = False) -> int:
+def _run(
+    names, *, quick: bool, seed: int, out: str, progress: bool, debug: bool = False,
+    writer: bool = True,
+) -> int:  # fmt: skip
+    """Run `names` (all when None); `writer`: this process writes the report (process 0 of a
+    `--distributed` run; the others compute their shards of the same experiments)."""
     from .. import experiments
     from ..report import write_report
 
@@ -95,20 +114,25 @@ def _run(names, *, quick: bool, seed: int, out: str, progress: bool, debug: bool
             f"unknown experiment(s) {', '.join(unknown)}; known: {', '.join(reg)} "
             "(see 'jaxbd list')."
         )
-    check_out_dir(out)
+    if writer:
+        check_out_dir(out)
     ctx = experiments.Context(quick=quick, seed=seed, show_progress=progress)
     results, failed = [], []
     for name in names:
-        print(f"[jaxbd] running {name}{' (quick)' if quick else ''} ...", file=sys.stderr,
-              flush=True)  # fmt: skip
-        res, bad = _run_one(experiments, reg[name], name, ctx, debug)
+        _say(writer, f"[jaxbd] running {name}{' (quick)' if quick else ''} ...",
+             file=sys.stderr, flush=True)  # fmt: skip
+        res, bad = _run_one(experiments, reg[name], name, ctx, debug, writer)
         if bad:
             failed.append(name)
         else:
             held = sum(c.holds is True for c in res.claims)
-            print(f"[jaxbd] {name}: {held}/{len(res.claims)} claims hold, {res.seconds:.1f} s",
-                  file=sys.stderr)  # fmt: skip
+            _say(writer, f"[jaxbd] {name}: {held}/{len(res.claims)} claims hold, "
+                 f"{res.seconds:.1f} s", file=sys.stderr)  # fmt: skip
         results.append(res)
+    if not writer:
+        print(f"[jaxbd] process {_process()}: computed its shards; process 0 writes the report",
+              file=sys.stderr)  # fmt: skip
+        return 1 if failed else 0
     try:
         paths = write_report(results, out, quick=quick)
     except OSError as e:
@@ -119,3 +143,9 @@ def _run(names, *, quick: bool, seed: int, out: str, progress: bool, debug: bool
     if failed:
         raise RunFailure(f"experiment(s) failed: {', '.join(failed)} (see {paths['markdown']})")
     return 0
+
+
+def _process() -> int:
+    import jax
+
+    return jax.process_index()
