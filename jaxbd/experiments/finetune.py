@@ -10,6 +10,7 @@ compared with the steps the same optimiser needs to train the head from scratch 
 """
 
 import functools
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -60,7 +61,7 @@ def _optimizer(name: str, lr: float) -> optax.GradientTransformation:
     return {"sgd": optax.sgd, "adam": optax.adam}[name](lr)
 
 
-def _build(kind: str, key, seed: int, quick: bool):
+def _build(kind: str, key, seed: int, quick: bool) -> dict[str, Any]:
     """A backdoored model, its activation, its data, and the metrics recorded while fine-tuning."""
     if kind == "rff":
         from .. import rff
@@ -125,7 +126,7 @@ def _tune_seeds(kind, mode, name, lr, steps, every, batch):
     devices (one after another on each device: the loop is long and sequential, so per-device
     `vmap` would only add work)."""
     where = None if mode == "all" else _HEADS[kind]
-    kw = dict(steps=steps, history_every=every, batch_size=batch, where=where)
+    kw: dict[str, Any] = dict(steps=steps, history_every=every, batch_size=batch, where=where)
 
     def one(key, model, x, y, metrics):
         opt = _optimizer(name, lr)
@@ -308,6 +309,7 @@ def run(ctx: Context) -> ExperimentResult:
 
     fig = MplFigure(figsize=(12, 7))
     style_keys = (("-", "ASR"), (":", "clean accuracy"), ("--", "random-perturbation control"))
+    styles, colours = [], []  # the last panel's legend handles (every panel has the same)
     for p_i, (kind, mode) in enumerate([(k, m) for k in kinds for m in modes]):
         ax = fig.add_subplot(2, 2, p_i + 1)
         for name, lr in opts:
