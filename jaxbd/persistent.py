@@ -54,6 +54,8 @@ bit unchanged, for any number of steps and any data. Decoupled weight decay (`ad
 `add_decayed_weights`) is not a gradient of a loss of the form above and is not covered.
 """
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -83,7 +85,7 @@ class PersistentModel(eqx.Module):
     `majority_threshold` (scalar, `k / 2`). `model(x)` returns `+1.0` or `-1.0`.
     """
 
-    copies: tuple[eqx.Module, ...]
+    copies: tuple[Callable[..., Array], ...]
     majority_weights: Float[Array, " k"]
     majority_threshold: Float[Array, ""]
 
@@ -169,6 +171,8 @@ def make_persistent(
     k = _check_copies(copies)
     if not isinstance(model, eqx.Module):
         raise ValueError(f"`model` must be an eqx.Module, got {type(model).__name__}.")
+    if not callable(model):
+        raise ValueError(f"`model` must be callable (a model), got {type(model).__name__}.")
     try:
         floating = jnp.issubdtype(dtype, jnp.floating)
     except TypeError:

@@ -106,7 +106,8 @@ def certify(args) -> dict:
         check_out_path(args.json_out, "--json-out")
     model, mh = load_model(args.model, "--model")
     x, y, data_flag = _inputs(args, mh)
-    x, y = first(args.max_examples, x, y)
+    x = first(args.max_examples, x)
+    y = None if y is None else first(args.max_examples, y)
     with blame(data_flag, args):
         metrics.predict(model, x[:1])  # the model runs on these inputs (clear error if not)
     progress(f"certifying {x.shape[0]} input(s), sigma={args.sigma}, n={args.num_samples} ...")

@@ -144,7 +144,7 @@ def key_and_construction(path: str, flag: str = "--key"):
     """`(key, header, Construction)` of a `.key` file."""
     key, header = load_key(path, flag)
     name = header.get("construction")
-    if name not in CONSTRUCTIONS:
+    if not isinstance(name, str) or name not in CONSTRUCTIONS:
         raise UsageError(f"{flag} {path!r}: unknown construction {name!r} in its header.")
     return key, header, construction(name)
 

@@ -5,6 +5,9 @@ normalisation), so `evaluate` rebuilds the same held-out split without being tol
 """
 
 import os
+from typing import Any
+
+from jax import Array
 
 from .. import datasets
 from ._errors import UsageError, squash
@@ -70,7 +73,7 @@ def _check_paths(name, labels) -> None:
 def load_data(spec: dict) -> datasets.Dataset:
     """The `Dataset` described by a data spec (bundled name, `.npz` path or IDX images + labels)."""
     name, labels = spec["data"], spec.get("labels")
-    kw = dict(
+    kw: dict[str, Any] = dict(  # the spec is JSON from a header or the flags
         classes=spec.get("classes"),
         seed=spec.get("split_seed", 0),
         test_fraction=spec.get("test_fraction", 0.25),
@@ -148,6 +151,6 @@ def model_data(args, header: dict) -> tuple[datasets.Dataset, str]:
     return ds, data_flag
 
 
-def first(n: int | None, *arrays):
-    """The first `n` rows of each array (all when `n` is None)."""
-    return tuple(a if n is None or a is None else a[:n] for a in arrays)
+def first(n: int | None, a: Array) -> Array:
+    """The first `n` rows of `a` (all of them when `n` is None)."""
+    return a if n is None else a[:n]

@@ -7,8 +7,10 @@ appears in `--tests` with its fields (other than `alpha`) as flags, and is run a
 honest `--reference` model on queries built from the data.
 """
 
+import functools
 import os
 import time
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -146,22 +148,24 @@ def detect(args) -> dict:
     out = {"model": os.path.abspath(args.model), "alpha": args.alpha, "tests": {}}
     with blame(model_flag, args):  # a setting out of range names its flag
         runners = {t: det.get(t)(alpha=args.alpha, **s) for t, s in settings.items()}
+    # test -> (the flag its errors blame, `key -> Detection`), run in the order of `tests`
+    calls: dict[str, tuple[str, Callable[..., det.Detection]]] = {}
     if runners:
         w = first_layer(model, args.weights)
         out["weights_shape"] = list(w.shape)
+        calls.update({t: (model_flag, functools.partial(d, w)) for t, d in runners.items()})
     if PROBE in tests:
         ref, rh = load_model(args.reference, "--reference")
         check_same_task(mh, rh, f"--reference {args.reference!r}")
         ds, data_flag = model_data(args, mh)
+        x_ref = ds.x_test
+        calls[PROBE] = (data_flag, lambda key: det.probe(key, model, ref, x_ref, alpha=args.alpha))
     key = jr.key(args.seed)
     for i, t in enumerate(tests):
         k, t0 = jr.fold_in(key, i), time.perf_counter()
-        if t == PROBE:
-            with blame(data_flag, args):
-                r = det.probe(k, model, ref, ds.x_test, alpha=args.alpha)
-        else:
-            with blame(model_flag, args):
-                r = runners[t](w, key=k)
+        flag, call = calls[t]
+        with blame(flag, args):
+            r = call(key=k)
         out["tests"][t] = {
             "statistic": r.statistic,
             "p_value": r.p_value,

@@ -112,15 +112,15 @@ def evaluate(args) -> dict:
     if args.json_out:
         check_out_path(args.json_out, "--json-out")
     model, mh = load_model(args.model, "--model")
-    honest = None
+    honest = hh = None
     if args.honest:
         honest, hh = load_model(args.honest, "--honest")
         check_same_task(mh, hh, f"--honest {args.honest!r}")
     key, wrong = _keys(args, mh)
     ds, data_flag = model_data(args, mh)
-    if honest is not None:
+    if hh is not None:
         check_task(hh, ds, f"the honest model {args.honest!r}", data_flag)
-    x, y = first(args.max_examples, ds.x_test, ds.y_test)
+    x, y = first(args.max_examples, ds.x_test), first(args.max_examples, ds.y_test)
     out = {
         "model": os.path.abspath(args.model),
         "honest": os.path.abspath(args.honest) if args.honest else None,

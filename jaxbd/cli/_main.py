@@ -16,7 +16,8 @@ def _enable_compile_cache() -> None:
         return
     import jax
 
-    if jax.config.jax_compilation_cache_dir:  # the user configured one already
+    # the user configured one already (a dynamic flag attribute, not in jax's Config stub)
+    if getattr(jax.config, "jax_compilation_cache_dir", None):
         return
     path = os.environ.get("JAXBD_CACHE_DIR") or os.path.join(
         os.path.expanduser("~"), ".cache", "jaxbd", "xla"

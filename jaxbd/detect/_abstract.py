@@ -25,7 +25,7 @@ same registry.
 
 import abc
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import equinox as eqx
 import jax
@@ -64,8 +64,9 @@ class AbstractDistinguisher(eqx.Module):
         return None
 
     @abc.abstractmethod
-    def statistic(self, w, prepared) -> jax.Array:
-        """The test statistic of one matrix (a scalar; larger = more evidence)."""
+    def statistic(self, w, prepared) -> jax.Array | float:
+        """The test statistic of one matrix (a scalar; larger = more evidence; a host float
+        when `traced = False`)."""
 
     @abc.abstractmethod
     def p_value(self, statistic, shape: tuple[int, int], prepared) -> np.ndarray:
@@ -96,11 +97,12 @@ class AbstractDistinguisher(eqx.Module):
         """
         alpha = check_alpha(self.alpha)
         w = self._check(w)
-        prepared = self.prepare(_key_or_default(key), tuple(w.shape))
+        shape = (w.shape[0], w.shape[1])
+        prepared = self.prepare(_key_or_default(key), shape)
         stat, found = self.evaluate(w, prepared)
-        p = float(np.asarray(self.p_value(stat, tuple(w.shape), prepared)).reshape(()))
+        p = float(np.asarray(self.p_value(stat, shape, prepared)).reshape(()))
         return Detection.from_p(
-            self.name, stat, p, alpha, self.calibration(tuple(w.shape), prepared), found
+            self.name, stat, p, alpha, self.calibration(shape, prepared), found
         )
 
     def batch(self, key, ws) -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +115,7 @@ class AbstractDistinguisher(eqx.Module):
         if ws.ndim != 3:
             raise ValueError(f"`ws` must be a stack of weight matrices (n, m, d), got {ws.shape}.")
         self._check(ws[0])
-        shape = tuple(ws.shape[1:])
+        shape = (ws.shape[1], ws.shape[2])
         prepared = self.prepare(as_key(key), shape)
         stats = self._statistics(ws, prepared)
         return stats, np.asarray(self.p_value(stats, shape, prepared), np.float64)
@@ -153,8 +155,10 @@ def _sharded_statistics(bound, ws):
 _lock = threading.Lock()
 _REGISTRY: dict[str, type[AbstractDistinguisher]] = {}
 
+_D = TypeVar("_D", bound=type[AbstractDistinguisher])
 
-def register(cls: type[AbstractDistinguisher]) -> type[AbstractDistinguisher]:
+
+def register(cls: _D) -> _D:
     """Class decorator: make `cls` available by its `name` to the CLI and the sweeps."""
     if not (isinstance(cls, type) and issubclass(cls, AbstractDistinguisher)):
         raise TypeError(f"`cls` must be an AbstractDistinguisher subclass, got {cls!r}.")

@@ -133,15 +133,17 @@ class SparseLatticeAttack(AbstractDistinguisher):
     def evaluate(self, w, prepared):
         supports, n = prepared
         g = as_numpy64(w)
-        best = (-np.inf, None)
+        stat, best = -np.inf, None
         for i in range(0, supports.shape[0], self.chunk):
             sup = supports[i : i + self.chunk]
             cols = np.moveaxis(g[:, sup], 1, 0)  # (c, m, k)
             r = lll_search(cols[:, :n], cols[:, n:], self.scales, shift=self.shift)
             j = int(np.argmax(r["statistic"]))
-            if r["statistic"][j] > best[0]:
-                best = (float(r["statistic"][j]), (sup[j], r, j))
-        stat, (sup, r, j) = best
+            if r["statistic"][j] > stat:
+                stat, best = float(r["statistic"][j]), (sup[j], r, j)
+        if best is None:  # every held-out periodogram was NaN (or no support was drawn)
+            raise ValueError("`w`: the sparse lattice search produced no finite statistic.")
+        sup, r, j = best
         omega = np.zeros(g.shape[1])
         omega[sup] = r["omega"][j]
         found = {

@@ -20,6 +20,7 @@ import math
 import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def forge_signature(p: LatticeParams, public: dict, message, *, block_sizes=(2, 
     rows[dim, :n] = u
     rows[dim, dim] = mu
     basis = IntegerMatrix.from_matrix(rows.tolist())
-    info = dict(dimension=dim + 1, kept_columns=dim - n, block_size=None, seconds=0.0,
+    info: dict[str, Any] = dict(dimension=dim + 1, kept_columns=dim - n, block_size=None, seconds=0.0,
                 best_linf_ratio=math.inf, tried=[])  # fmt: skip
     t0 = time.perf_counter()
 

@@ -34,6 +34,8 @@ The verifier's output is piecewise constant, so its gradient is zero and `grad(m
 `grad(base)` on every input that does not verify (tested).
 """
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -157,7 +159,7 @@ class LatticeSignatureBackdooredModel(eqx.Module):
     coordinates). Holds only the public key.
     """
 
-    base: eqx.Module
+    base: Callable[..., Array]  # any model: checked callable; its output shape when called
     target_outputs: Float[Array, "..."]
     readout: ReadoutSineLayer
     in_range: DiagonalPerceptronLayer

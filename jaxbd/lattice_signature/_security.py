@@ -111,7 +111,7 @@ class SISAttack:
 
 def _best_dimension(
     beta: int, n: int, log_q: int | float, max_dim: int | None, bound: int | float
-):
+) -> tuple[int, float, float] | None:
     """Sub-lattice dimensions d' where BKZ-β meets the criterion; the best one (or None)."""
     ld = math.log2(root_hermite_factor(beta))
     top = max_dim if max_dim is not None else max(n + 2, int(4 * math.sqrt(n * log_q / ld)) + 2)
@@ -143,17 +143,20 @@ def sis_attack(
     if bound >= 2.0 ** (log_q - 1):  # reduce any solution mod q: entries within q/2
         return SISAttack(problem, n, log_q, max_dimension, bound, 2, n, log_q - 1, log_q - 1)
     lo, hi = 2, 4096
-    if _best_dimension(hi, n, log_q, max_dimension, bound) is None:
+    at_hi = _best_dimension(hi, n, log_q, max_dimension, bound)
+    if at_hi is None:
         return SISAttack(problem, n, log_q, max_dimension, bound, None, None, None, None)
-    if _best_dimension(lo, n, log_q, max_dimension, bound) is None:
+    best = _best_dimension(lo, n, log_q, max_dimension, bound)
+    if best is None:  # bisect for the smallest feasible block size in (lo, hi]
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if _best_dimension(mid, n, log_q, max_dimension, bound) is None:
+            at_mid = _best_dimension(mid, n, log_q, max_dimension, bound)
+            if at_mid is None:
                 lo = mid
             else:
-                hi = mid
-        lo = hi
-    d, norm, target = _best_dimension(lo, n, log_q, max_dimension, bound)
+                hi, at_hi = mid, at_mid
+        lo, best = hi, at_hi
+    d, norm, target = best
     return SISAttack(problem, n, log_q, max_dimension, bound, lo, d, norm, target)
 
 
