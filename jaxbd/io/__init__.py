@@ -17,7 +17,9 @@ layout.
   ever used (the arrays are safetensors, the rest JSON).
 - *Objects are rebuilt through their constructors*, so each class's `__check_init__` (and
   converters, `__post_init__`) validates what the file holds: a crafted `RFFClassifier` with
-  `bandwidth = 0` is refused like a hand-built one.
+  `bandwidth = 0` is refused like a hand-built one. What a file could not give back is refused
+  when saving: a Flax NNX module, or a linen module without its variables (save the pair
+  `(module, variables)`; load it with `classes=(YourModule,)`).
 - *Malformed files are refused with one-line `ValueError`s*: truncation, checksum mismatch,
   unknown version, a key file opened as a model, nesting deeper than 100 levels, header/payload
   shape or dtype mismatch, unknown dtypes or entry types.
@@ -43,7 +45,8 @@ from typing import Any, TypeVar, overload
 
 from ..keys import is_backdoor_key
 from ._atomic import write_atomic
-from ._format import FORMAT_VERSION, MAGIC_KEY, MAGIC_MODEL, decode, encode, read
+from ._format import decode, encode
+from ._header import FORMAT_VERSION, MAGIC_KEY, MAGIC_MODEL, read
 from ._registry import extra_from, register, registered
 from ._secrets import register_secret
 
@@ -108,6 +111,26 @@ def _extra(classes, allow_modules):
     return extra_from(classes)
 
 
+def _write(path, obj, magic: bytes, construction, hyperparameters, mode: int) -> str:
+    path = os.fspath(path)
+    data = encode(
+        obj,
+        magic=magic,
+        construction=construction,
+        hyperparameters=hyperparameters,
+        version=_version(),
+    )
+    return write_atomic(path, data, mode=mode)
+
+
+def _read(path, magic: bytes, classes, expect, allow_modules):
+    extra = _extra(classes, allow_modules)
+    path, data = _read_file(path)
+    version, header, payload = read(data, path, magic)
+    obj = decode(version, header, payload, path, is_key=magic == MAGIC_KEY, extra=extra)
+    return _expected(obj, expect, path, "backdoor key" if magic == MAGIC_KEY else "model")
+
+
 def save(path, model, *, construction: str | None = None, hyperparameters: dict | None = None):
     """Save a model (an `eqx.Module` or dataclass tree of arrays and static values).
 
@@ -119,18 +142,12 @@ def save(path, model, *, construction: str | None = None, hyperparameters: dict 
     - `hyperparameters`: JSON-able dict recorded in the header.
 
     **Returns:** `path` (as a string). Raises `ValueError` naming the field for anything that
-    cannot be saved exactly (a lambda, a Flax module, a local class) or must not be saved.
-    Functions inside the model must be registered ([`register`][jaxbd.io.register]).
+    cannot be saved exactly or that a file could not give back (a lambda, a local class, a Flax
+    NNX module, a Flax linen module without its variables: save the pair `(module, variables)`),
+    or must not be saved. Functions inside the model must be registered
+    ([`register`][jaxbd.io.register]).
     """
-    path = os.fspath(path)
-    data = encode(
-        model,
-        magic=MAGIC_MODEL,
-        construction=construction,
-        hyperparameters=hyperparameters,
-        version=_version(),
-    )
-    return write_atomic(path, data, mode=0o666)
+    return _write(path, model, MAGIC_MODEL, construction, hyperparameters, mode=0o666)
 
 
 @overload
@@ -157,11 +174,7 @@ def load(path, *, classes: Sequence | None = None, expect: type | None = None, a
     Raises `ValueError` for truncated, corrupted, crafted, wrong-version or wrong-kind files,
     for names that are not registered and for a model that is not an `expect`.
     """
-    extra = _extra(classes, allow_modules)
-    path, data = _read_file(path)
-    version, header, payload = read(data, path, MAGIC_MODEL)
-    model = decode(version, header, payload, path, is_key=False, extra=extra)
-    return _expected(model, expect, path, "model")
+    return _read(path, MAGIC_MODEL, classes, expect, allow_modules)
 
 
 def save_key(path, key, *, construction: str | None = None, hyperparameters: dict | None = None):
@@ -170,15 +183,7 @@ def save_key(path, key, *, construction: str | None = None, hyperparameters: dic
     Private keys from `cryptography` inside `key` are written as PEM (PKCS8, unencrypted) into
     the key file's header. **Returns:** `path` (as a string).
     """
-    path = os.fspath(path)
-    data = encode(
-        key,
-        magic=MAGIC_KEY,
-        construction=construction,
-        hyperparameters=hyperparameters,
-        version=_version(),
-    )
-    return write_atomic(path, data, mode=0o600)
+    return _write(path, key, MAGIC_KEY, construction, hyperparameters, mode=0o600)
 
 
 @overload
@@ -193,11 +198,7 @@ def load_key(
     path, *, classes: Sequence | None = None, expect: type | None = None, allow_modules=None
 ):
     """Load a backdoor key written by [`save_key`][] (same checks and `expect` as [`load`][])."""
-    extra = _extra(classes, allow_modules)
-    path, data = _read_file(path)
-    version, header, payload = read(data, path, MAGIC_KEY)
-    key = decode(version, header, payload, path, is_key=True, extra=extra)
-    return _expected(key, expect, path, "backdoor key")
+    return _read(path, MAGIC_KEY, classes, expect, allow_modules)
 
 
 def read_header(path) -> dict:
