@@ -9,7 +9,7 @@ the checked value, which the caller must use (that is how `eqx.error_if` attache
 
 import math
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import equinox as eqx
 import jax
@@ -319,3 +319,111 @@ def check_target(target, num_classes: int, name: str = "target"):
     else:
         ok = (t >= 0) & (t < num_classes) & (t == t // 1)
     return eqx.error_if(t, ~ok, what + ".")
+
+
+def check_scalar(value: _T, name: str) -> _T:
+    """`value` must be one number (a Python number or a 0-d array, possibly traced)."""
+    if isinstance(value, (str, bytes)) or value is None or jnp.ndim(cast(Any, value)) != 0:
+        shape = getattr(value, "shape", None)
+        got = f"an array of shape {shape}" if shape is not None else repr(value)
+        raise ValueError(f"`{name}` must be a scalar, got {got}.")
+    return value
+
+
+def float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """`dtype` as a real floating dtype (`None`: JAX's default float, float64 under x64)."""
+    if dtype is None:
+        return jnp.zeros(()).dtype
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"`{name}` must be a floating dtype, got {dtype!r}.") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"`{name}` must be a real floating dtype, got {dtype}.")
+    return dtype
+
+
+def check_static_number(value, name: str, *, allow_zero: bool = False) -> None:
+    """A static field (for `__check_init__`): a real number > 0 (>= 0), never a str/bool/array."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"`{name}` must be a number {bound}, got {value!r}.")
+    check_positive(value, name, allow_zero=allow_zero)
+
+
+def static_number(value, name: str, *, allow_zero: bool = False) -> float:
+    """An argument that becomes a static field, as a float: concrete 0-d arrays are accepted,
+    tracers refused, then [`check_static_number`][]."""
+    if isinstance(value, jax.core.Tracer):
+        raise ValueError(
+            f"`{name}` must be a concrete number (it becomes a static field of a model or a "
+            "key); do not pass it through jit/vmap."
+        )
+    if isinstance(value, (jax.Array, np.ndarray)) and value.ndim == 0:
+        value = value.item() if jnp.issubdtype(value.dtype, jnp.number) else value
+    check_static_number(value, name, allow_zero=allow_zero)
+    return float(value)
+
+
+def check_array_field(a, name: str, *, ndim: int | None = None) -> None:
+    """An array field (for `__check_init__`, also run on loading a file): real floating, `ndim`
+    dimensions if given, finite when concrete (under `jit`/`vmap` only dtype and shape)."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(
+            f"`{name}` must be a real floating array, got {type(a).__name__} of dtype {dtype}."
+        )
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"`{name}` must have {ndim} dimension(s), got shape {a.shape}.")
+    if is_concrete(a) and isinstance(a, (jax.Array, np.ndarray)):
+        if not np.all(np.isfinite(np.asarray(a))):
+            raise ValueError(f"`{name}` contains NaN or inf values.")
+
+
+def real_numbers(values, name: str) -> np.ndarray:
+    """`values` (number, nested sequence, array) as float64; str/None/bool/complex/object
+    refused naming `name`; NaN and inf pass (the caller decides)."""
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`{name}` must be real numbers: {e}") from None
+    if raw.dtype == np.bool_ or raw.dtype.kind not in "iuf":  # also str, bytes, None, complex
+        got = repr(values) if raw.ndim == 0 else f"dtype {raw.dtype}"
+        raise ValueError(f"`{name}` must be real numbers, got {got}.")
+    return raw.astype(np.float64)
+
+
+def output_shape(model, example, name: str = "model"):
+    """`jax.eval_shape(model, example)`; a model that cannot take `example` raises `ValueError`
+    naming `name` (a jaxtyping `TypeCheckError`, already clear, passes through)."""
+    try:
+        return jax.eval_shape(model, example)
+    except (ValueError, TypeError) as e:
+        if type(e).__name__ == "TypeCheckError":
+            raise
+        raise ValueError(
+            f"`{name}` cannot be applied to one example of shape {jnp.shape(example)}: {e}"
+        ) from e
+
+
+def check_host_floating(x, name: str) -> np.ndarray:
+    """[`check_floating`][] on the host: `x` as a numpy array of its own floating dtype (float64
+    stays float64 whatever `jax_enable_x64` says, and nothing moves to a device)."""
+    try:
+        a = None if isinstance(x, (str, bytes)) else np.asarray(x)
+    except (TypeError, ValueError):
+        a = None
+    if a is None or not jnp.issubdtype(a.dtype, jnp.floating):
+        check_floating(x, name)  # raises the error naming `name`
+        raise ValueError(f"`{name}` must be a real floating array, got {type(x).__name__}.")
+    return a
+
+
+def check_instance(value, cls: type[_T], name: str, origin: str) -> _T:
+    """`value` must be a `cls` (a key or model of one construction); the error names `name`
+    and where a `cls` comes from (`origin`, e.g. `"checksum.backdoor"`)."""
+    if not isinstance(value, cls):
+        raise ValueError(
+            f"`{name}` must be a {cls.__name__} (from {origin}), got {type(value).__name__}."
+        )
+    return value
