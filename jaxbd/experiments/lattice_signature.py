@@ -368,8 +368,6 @@ def run(ctx: Context) -> ExperimentResult:
     lap("figure")
     data.update(frontier=fr, default_estimate=dflt.summary())
     return ExperimentResult(
-        name="lattice_signature",
-        title="Lattice-signature backdoor as a perceptron/sine network (GKVZ Thm 5.4, App. C)",
         summary=(
             f"A pure-JAX perceptron/sine network verifying MP12/CHKP lattice signatures opens "
             f"any model for any target (min ASR {min(asrs):.3f}, ℓ∞ ≤ {linf:.5f}), agrees with "
