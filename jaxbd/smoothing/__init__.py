@@ -46,9 +46,11 @@ the label with radius $\sigma\,\Phi^{-1}(\underline{p_A})$ if $\underline{p_A} >
 the smoothed classifier's label at every point within the radius (Cohen et al., Thm 1).
 
 **Non-finite model outputs are an error**, not an abstention. If the model returns NaN or
-inf for any noisy copy `x + t` that enters an estimate, every function here raises (one
-`eqx.error_if` per call on a flag accumulated in the scan, so it holds under `jit` and `vmap`:
-an `EquinoxRuntimeError`, a `RuntimeError`, naming `model`). A NaN score has no sign and no
+inf for any noisy copy `x + t` that enters an estimate, every function here raises a
+`RuntimeError` naming `model`, from a flag accumulated in the scan: checked on the host after an
+eager call (so the compiled program has no host callback and JAX's persistent compilation cache
+can keep it: JAX never caches a program with one), by one `eqx.error_if` when the call is inside
+the caller's `jit` or `vmap` (an `EquinoxRuntimeError`, also a `RuntimeError`). A NaN score has no sign and no
 argmax; counting it as a label (`NaN >= 0` is false, so it would be "-1") would certify a
 radius for an answer the model never gave. An abstention would hide the defect; the caller can
 always catch the error and abstain deliberately.
@@ -89,9 +91,10 @@ counts followed by a host statistic (SciPy, float64): run directly on concrete c
 `jax.pure_callback` when traced, so they are jittable and vmappable too. CERTIFY's `n0`
 selection draws are indices `0..n0-1` and its estimation draws `n0..n0+num_samples-1`. The
 `*_batch` variants are thin wrappers: the same single-example device part mapped over the rows
-of `x` `(n, d)` with [`jaxbd.sharding.sharded_map`][] (a one-dimensional `jax.sharding.Mesh`,
-argument `mesh=`; default all of `jax.devices()`), each step's `batch_size` evaluations shared
-between rows (`lax.map`), then the host statistic **once** for all rows. Row `i` always uses
+of `x` `(n, d)`, split over a one-dimensional `jax.sharding.Mesh` as
+[`jaxbd.sharding.sharded_map`][] splits (argument `mesh=`; default all of `jax.devices()`),
+each step's `batch_size` evaluations shared between rows (`lax.map`; a plain `lax.map` over rows,
+no `vmap`, when one row fills a step), then the host statistic **once** for all rows. Row `i` always uses
 `jr.fold_in(key, i)`, so results are the same on any number of devices (tested on 4 forced CPU
 devices) and equal the single-example call with that key. With `jax.distributed` over several
 processes every process passes the same host inputs and gets the whole result back

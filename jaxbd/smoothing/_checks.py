@@ -6,7 +6,9 @@ Every public function of the package validates through these, so a bad argument 
 
 import equinox as eqx
 import jax
+import jax.core
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from .._validate import (
@@ -26,6 +28,21 @@ NONFINITE = (
     "`model` returned NaN or inf for a noisy copy of `x`: smoothing a non-finite output is an "
     "error (see jaxbd.smoothing)."
 )
+
+
+def finite_outputs(bad, *values):
+    """`values`, unless a model output entering them was NaN or inf (`bad`, the flag the
+    Monte-Carlo sum returns next to its value): then a `RuntimeError` naming `model`.
+
+    Concrete `bad` (an eager call) is checked here on the host, so the compiled program holds
+    no host callback: JAX's persistent compilation cache never stores a program that has one
+    (`eqx.error_if` is one), and the CLI relies on that cache. Traced `bad` (inside the
+    caller's `jit` / `vmap`) gets `eqx.error_if`, which raises when that program runs."""
+    if isinstance(bad, jax.core.Tracer):
+        return eqx.error_if(values, bad, NONFINITE)
+    if np.any(np.asarray(bad)):
+        raise RuntimeError(NONFINITE)
+    return values
 
 
 def check_sigma(sigma):

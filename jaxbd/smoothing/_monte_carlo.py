@@ -16,12 +16,9 @@ draw index, so the result does not depend on `batch_size` (up to float summation
 
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-
-from ._checks import NONFINITE
 
 
 def noisy_sum(
@@ -40,9 +37,9 @@ def noisy_sum(
     per step of the scan), `start` (index of the first draw: CERTIFY's estimation draws follow
     its `n0` selection draws, so the two sets are independent).
 
-    **Returns:** a pure, jittable `total(key, x, sigma)`. If the model's output is NaN or inf
-    for any of the draws, the sum is an error (`eqx.error_if`, so it holds under `jit` and
-    `vmap`): a non-finite score has no sign and no argmax.
+    **Returns:** a pure, jittable `total(key, x, sigma)` -> `(sum, bad)`: `bad` is True when the
+    model's output was NaN or inf for any of the draws, which the caller turns into an error
+    (`_checks.finite_outputs`): a non-finite score has no sign and no argmax.
     """
     chunk = min(batch_size, num_samples)
     full, rest = divmod(num_samples, chunk)
@@ -67,7 +64,7 @@ def noisy_sum(
         if rest:  # the last, shorter chunk: its own block, so no draw is padding
             value, nonfinite = block(jnp.uint32(start + full * chunk), rest)
             acc, bad = acc + value, bad | nonfinite
-        return eqx.error_if(acc, bad, NONFINITE)
+        return acc, bad
 
     return total
 

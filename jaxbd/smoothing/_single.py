@@ -9,7 +9,15 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._checks import check_alpha, check_bound, check_sizes, output_kind, prepare, resolve_output
+from ._checks import (
+    check_alpha,
+    check_bound,
+    check_sizes,
+    finite_outputs,
+    output_kind,
+    prepare,
+    resolve_output,
+)
 from ._monte_carlo import label_h, noisy_sum, smooth_h, task_label
 from ._stats import certificate, prediction
 
@@ -18,36 +26,40 @@ from ._stats import certificate, prediction
 
 
 def smooth_core(key, model, x, sigma, *, num_samples, batch_size, output, bound):
-    """Mean of the bounded output $h$ over `num_samples` draws (pure, jittable)."""
+    """`(mean, bad)`: the mean of the bounded output $h$ over `num_samples` draws and the
+    non-finite-output flag (pure, jittable; every `*_core` returns the flag last)."""
     kind, c = output_kind(model, x)
     h = smooth_h(kind, c, resolve_output(kind, output), bound, x.dtype)
-    total = noisy_sum(model, h, num_samples=num_samples, batch_size=batch_size)(key, x, sigma)
-    return total / jnp.asarray(num_samples, x.dtype)
+    s = noisy_sum(model, h, num_samples=num_samples, batch_size=batch_size)
+    total, bad = s(key, x, sigma)
+    return total / jnp.asarray(num_samples, x.dtype), bad
 
 
 def counts_core(key, model, x, sigma, *, num_samples, batch_size):
-    """int32 label counts over `num_samples` draws (pure, jittable)."""
+    """`(int32 label counts over `num_samples` draws, bad)` (pure, jittable)."""
     h = label_h(*output_kind(model, x))
     return noisy_sum(model, h, num_samples=num_samples, batch_size=batch_size)(key, x, sigma)
 
 
 def predict_core(key, model, x, sigma, *, num_samples, batch_size):
-    """`(top label, n_A, n_B)`: the most frequent label and the top-two counts."""
+    """`(top label, n_A, n_B, bad)`: the most frequent label and the top-two counts."""
     kind, _ = output_kind(model, x)
-    counts = counts_core(key, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
+    counts, bad = counts_core(key, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
     order = jnp.argsort(-counts, stable=True)
-    return task_label(kind, order[0], x.dtype), counts[order[0]], counts[order[1]]
+    return task_label(kind, order[0], x.dtype), counts[order[0]], counts[order[1]], bad
 
 
 def certify_core(key, model, x, sigma, *, n0, num_samples, batch_size):
-    """`(c_A, k)`: the label chosen by draws `0..n0-1` and its hits among the independent
+    """`(c_A, k, bad)`: the label chosen by draws `0..n0-1` and its hits among the independent
     draws `n0..n0+num_samples-1` (Cohen et al., CERTIFY's SAMPLEUNDERNOISE twice)."""
     kind, c = output_kind(model, x)
     h = label_h(kind, c)
     select = noisy_sum(model, h, num_samples=n0, batch_size=batch_size)
     estimate = noisy_sum(model, h, num_samples=num_samples, batch_size=batch_size, start=n0)
-    cls = jnp.argmax(select(key, x, sigma))
-    return task_label(kind, cls, x.dtype), estimate(key, x, sigma)[cls]
+    chosen, bad0 = select(key, x, sigma)
+    cls = jnp.argmax(chosen)
+    hits, bad1 = estimate(key, x, sigma)
+    return task_label(kind, cls, x.dtype), hits[cls], bad0 | bad1
 
 
 _smooth_jit = eqx.filter_jit(smooth_core)
@@ -92,7 +104,8 @@ def smooth(
     x, sigma = prepare(key, model, x, sigma, 1)
     num_samples, batch_size = check_sizes(num_samples, batch_size)
     kw = dict(num_samples=num_samples, batch_size=batch_size)
-    return _smooth_jit(key, model, x, sigma, output=output, bound=check_bound(bound), **kw)
+    *out, bad = _smooth_jit(key, model, x, sigma, output=output, bound=check_bound(bound), **kw)
+    return finite_outputs(bad, *out)[0]
 
 
 def class_counts(
@@ -112,7 +125,8 @@ def class_counts(
     """
     x, sigma = prepare(key, model, x, sigma, 1)
     num_samples, batch_size = check_sizes(num_samples, batch_size)
-    return counts_jit(key, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
+    *out, bad = counts_jit(key, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
+    return finite_outputs(bad, *out)[0]
 
 
 def predict(
@@ -138,8 +152,8 @@ def predict(
     x, sigma = prepare(key, model, x, sigma, 1)
     alpha = check_alpha(alpha)
     num_samples, batch_size = check_sizes(num_samples, batch_size)
-    top = _predict_jit(key, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
-    return prediction(*top, alpha=alpha)
+    *top, bad = _predict_jit(key, model, x, sigma, num_samples=num_samples, batch_size=batch_size)
+    return prediction(*finite_outputs(bad, *top), alpha=alpha)
 
 
 def certify(
@@ -169,5 +183,6 @@ def certify(
     alpha = check_alpha(alpha)
     n0, num_samples, batch_size = check_sizes(num_samples, batch_size, n0)
     kw = dict(n0=n0, num_samples=num_samples, batch_size=batch_size)
-    label, hits = _certify_jit(key, model, x, sigma, **kw)
+    label, hits, bad = _certify_jit(key, model, x, sigma, **kw)
+    label, hits = finite_outputs(bad, label, hits)
     return certificate(label, hits, sigma, alpha=alpha, num_samples=num_samples)
