@@ -313,6 +313,14 @@ def test_memory_flat_in_num_samples():
     assert int(counts.sum()) == 10**6
 
 
+def test_counting_program_has_no_host_callback():
+    """The compiled counting step holds no host callback (the non-finite check runs on the host
+    after an eager call), so JAX's persistent compilation cache can store it: JAX skips every
+    program with a callback."""
+    f = jax.jit(functools.partial(S._counts_jit, num_samples=100, batch_size=64))
+    assert "callback" not in f.lower(jr.key(0), linear(3), jnp.ones(3), jnp.float32(1.0)).as_text()
+
+
 # ----------------------------------------------------------------------------- bad input
 
 
