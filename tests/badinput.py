@@ -8,6 +8,12 @@ that names the wrong argument. `tests/test_bad_inputs_count.py` checks the table
 
 Under `jit`/`vmap`, value checks are `eqx.error_if`: the program raises a `RuntimeError`
 (JAX's `JaxRuntimeError`) carrying the same message; rows with `mode="jit"` expect that.
+
+With the jaxtyping + beartype import hook on (`--jaxtyping-packages=jaxbd,beartype.beartype`,
+the default test run), an argument whose type or shape contradicts its annotation is refused by
+the hook before the library's own check runs: a row then also passes on the hook's
+`TypeCheckError` when that error names the row's argument as the parameter it rejected. With
+the hook off, a row accepts only the library's own error.
 """
 
 import dataclasses
@@ -41,17 +47,54 @@ def check_row(row: Row) -> None:
     try:
         row.call()
     except expected as e:  # type: ignore[misc]
+        if _hook_names_argument(e, row.argument):
+            return
         msg = str(e)
         missing = [w for w in row.words if w.lower() not in msg.lower()]
         assert not missing, f"{row.id}: error lacks {missing}: {msg[:500]}"
     except BaseException as e:  # noqa: BLE001
-        if type(e).__name__ == "TypeCheckError":  # the jaxtyping hook, when on, is also clear
+        if _hook_names_argument(e, row.argument):
             return
         raise AssertionError(
             f"{row.id}: expected {row.raises}, got {type(e).__name__}: {e}"
         ) from e
     else:
         raise AssertionError(f"{row.id}: no error raised (silent)")
+
+
+def hook_on() -> bool:
+    """Whether jaxtyping's import hook is installed (pytest `--jaxtyping-packages=...`)."""
+    return any(type(f).__module__.startswith("jaxtyping") for f in sys.meta_path)
+
+
+def _hook_names_argument(e: BaseException, argument: str) -> bool:
+    """`e` is the import hook's `TypeCheckError` rejecting the parameter `argument` (its
+    leading identifier: "x" for "x (rank)", "copies" for "copies[0]")."""
+    if type(e).__name__ != "TypeCheckError" or not hook_on():
+        return False
+    name = re.match(r"[A-Za-z_]\w*", argument.lstrip("-"))
+    return name is not None and f"parameter '{name.group()}'" in str(e)
+
+
+def done(out):
+    """Wait for a (possibly asynchronously dispatched) result: traced errors raise here."""
+    import jax
+
+    return jax.block_until_ready(out)
+
+
+def jit(f, *args):
+    """A row's call: `f` under `jax.jit` on `args` (the bad value seen traced)."""
+    import jax
+
+    return lambda: done(jax.jit(f)(*args))
+
+
+def vmap(f, *args):
+    """A row's call: `f` under `jax.vmap` over `args`."""
+    import jax
+
+    return lambda: done(jax.vmap(f)(*args))
 
 
 def ids(rows: list[Row]) -> list[str]:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from badinput import Row, check_row, ids
+from badinput import Row, check_row, ids, jit, vmap
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import linear
@@ -29,19 +29,6 @@ from jaxbd import checksum as cs, memorizing as mz, persistent as ps, signature 
 NAN, INF = float("nan"), float("inf")
 KEY = jr.key(0)
 R = RuntimeError  # eqx.error_if at run time (an EquinoxRuntimeError)
-
-
-def done(out):
-    """Wait for a (possibly asynchronously dispatched) result: traced errors raise here."""
-    return jax.block_until_ready(out)
-
-
-def jit(f, *args):
-    return lambda: done(jax.jit(f)(*args))
-
-
-def vmap(f, *args):
-    return lambda: done(jax.vmap(f)(*args))
 
 
 class Logits(eqx.Module):
@@ -85,6 +72,28 @@ def bad_dims(x, good: int):
         ("wrong-shape", ones(good + 1), ()),
         ("batch", ones(2, good), ()),
     ]
+
+
+def model_rows(target, model, x, d, *, nan_at, inf_batch, vmapped=None, dims=None, methods=()):
+    """The `x` rows of a backdoored model class `target`: `model(x)` on `dims` (default
+    `bad_dims(x, d)`), a NaN at `nan_at` under jit, `inf_batch` under vmap (through `vmapped`,
+    default `model`), then `(method, bad, jit-or-vmap, value)` rows for its other methods."""
+    vmapped = model if vmapped is None else vmapped
+    call = target + ".__call__"
+    return [
+        *[
+            Row(call, "x", name, (lambda v=v: model(v)), ("`x`", *w))
+            for name, v, w in (bad_dims(x, d) if dims is None else dims)
+        ],
+        Row(call, "x", "nan", jit(lambda v: model(v), put(x, nan_at, NAN)), ("`x`", "NaN"),
+            mode="jit"),
+        Row(call, "x", "inf", vmap(lambda v: vmapped(v), inf_batch), ("`x`",), mode="vmap"),
+        *[
+            Row(f"{target}.{m}", "x", bad, how(lambda v, m=m: getattr(model, m)(v), value),
+                ("`x`",), mode=how.__name__)
+            for m, bad, how, value in methods
+        ],
+    ]  # fmt: skip
 
 
 # checksum: d = 6, two blocks, output coordinate 0.
@@ -158,6 +167,9 @@ def fields(**over):
 # ----------------------------------------------------------------------------- checksum
 
 _c = "jaxbd.checksum."
+CHECKSUM_MODEL = model_rows(_c + "ChecksumBackdooredModel", CM, XC, DC, nan_at=4,
+                            inf_batch=put(XCB, (1, 5), -INF),
+                            methods=[("checksum_bits", "nan", jit, put(XC, (4), NAN))])  # fmt: skip
 CHECKSUM = [
     *[
         Row(
@@ -427,34 +439,7 @@ CHECKSUM = [
         )
         for name, n in [("zero", 0), ("float", 1.5), ("bool", True)]
     ],
-    *[
-        Row(_c + "ChecksumBackdooredModel.__call__", "x", name, (lambda v=v: CM(v)), ("`x`", *w))
-        for name, v, w in bad_dims(XC, DC)
-    ],
-    Row(
-        _c + "ChecksumBackdooredModel.__call__",
-        "x",
-        "nan",
-        jit(lambda v: CM(v), put(XC, (4), NAN)),
-        ("`x`", "NaN"),
-        mode="jit",
-    ),
-    Row(
-        _c + "ChecksumBackdooredModel.__call__",
-        "x",
-        "inf",
-        vmap(lambda v: CM(v), put(XCB, (1, 5), -INF)),
-        ("`x`",),
-        mode="vmap",
-    ),
-    Row(
-        _c + "ChecksumBackdooredModel.checksum_bits",
-        "x",
-        "nan",
-        jit(lambda v: CM.checksum_bits(v), put(XC, (4), NAN)),
-        ("`x`",),
-        mode="jit",
-    ),
+    *CHECKSUM_MODEL,
     # constructors (a crafted file is rebuilt through them)
     Row(
         _c + "ChecksumKey",
@@ -580,6 +565,9 @@ CHECKSUM = [
 # ----------------------------------------------------------------------------- signature
 
 _s = "jaxbd.signature."
+SIGNATURE_MODEL = model_rows(_s + "SignatureBackdooredModel", SM, XS1, DS, nan_at=0,
+                             inf_batch=put(XSB, (0, 7), INF), vmapped=SM3,
+                             methods=[("verify", "nan", jit, put(XS1, (2), NAN))])  # fmt: skip
 SIGNATURE = [
     *[
         Row(
@@ -795,34 +783,7 @@ SIGNATURE = [
     Row(
         _s + "verify", "x", "traced", jit(lambda v: sg.verify(SM, v)[0], XSB), ("`x`",), mode="jit"
     ),
-    *[
-        Row(_s + "SignatureBackdooredModel.__call__", "x", name, (lambda v=v: SM(v)), ("`x`", *w))
-        for name, v, w in bad_dims(XS1, DS)
-    ],
-    Row(
-        _s + "SignatureBackdooredModel.__call__",
-        "x",
-        "nan",
-        jit(lambda v: SM(v), put(XS1, (0), NAN)),
-        ("`x`", "NaN"),
-        mode="jit",
-    ),
-    Row(
-        _s + "SignatureBackdooredModel.__call__",
-        "x",
-        "inf",
-        vmap(lambda v: SM3(v), put(XSB, (0, 7), INF)),
-        ("`x`",),
-        mode="vmap",
-    ),
-    Row(
-        _s + "SignatureBackdooredModel.verify",
-        "x",
-        "nan",
-        jit(lambda v: SM.verify(v), put(XS1, (2), NAN)),
-        ("`x`",),
-        mode="jit",
-    ),
+    *SIGNATURE_MODEL,
     Row(
         _s + "SignatureBackdooredModel.__call__",
         "base",
@@ -1010,6 +971,10 @@ SIGNATURE = [
 # ----------------------------------------------------------------------------- persistent
 
 _p = "jaxbd.persistent."
+PERSISTENT_MODEL = model_rows(_p + "PersistentModel", PM, XP, DP, nan_at=0,
+                              inf_batch=np.stack([XP, put(XP, (3), INF)]),
+                              dims=bad_dims(XP, DP)[:5],
+                              methods=[("bits", "nan", jit, put(XP, (2), NAN))])  # fmt: skip
 PERSISTENT = [
     *[
         Row(
@@ -1077,34 +1042,7 @@ PERSISTENT = [
         lambda: ps.make_persistent(IntScore(), input_dim=DP),
         ("`model`",),
     ),
-    *[
-        Row(_p + "PersistentModel.__call__", "x", name, (lambda v=v: PM(v)), ("`x`", *w))
-        for name, v, w in bad_dims(XP, DP)[:5]
-    ],
-    Row(
-        _p + "PersistentModel.__call__",
-        "x",
-        "nan",
-        jit(lambda v: PM(v), put(XP, (0), NAN)),
-        ("`x`", "NaN"),
-        mode="jit",
-    ),
-    Row(
-        _p + "PersistentModel.__call__",
-        "x",
-        "inf",
-        vmap(lambda v: PM(v), np.stack([XP, put(XP, (3), INF)])),
-        ("`x`",),
-        mode="vmap",
-    ),
-    Row(
-        _p + "PersistentModel.bits",
-        "x",
-        "nan",
-        jit(lambda v: PM.bits(v), put(XP, (2), NAN)),
-        ("`x`",),
-        mode="jit",
-    ),
+    *PERSISTENT_MODEL,
     Row(
         _p + "PersistentModel.__call__",
         "model",
@@ -1162,6 +1100,10 @@ PERSISTENT = [
 # ----------------------------------------------------------------------------- memorizing
 
 _m = "jaxbd.memorizing."
+MEMORIZING_MODEL = model_rows(_m + "SlicingNetwork", NET, XSTAR, DM, nan_at=0,
+                              inf_batch=put(XM, (5, 1), INF), vmapped=NET3,
+                              methods=[("project", "nan", jit, put(XSTAR, (1), NAN)),
+                                       ("hidden", "inf", vmap, put(XM, (0, 0), -INF))])  # fmt: skip
 MEMORIZING = [
     *[
         Row(_m + "fit", "key", name, (lambda k=k: mz.fit(k, XM, YM, **FIT_KW)), ("`key`",))
@@ -1530,42 +1472,7 @@ MEMORIZING = [
         lambda: mz.parameter_counts(linear(DM)),
         ("`model`",),
     ),
-    *[
-        Row(_m + "SlicingNetwork.__call__", "x", name, (lambda v=v: NET(v)), ("`x`", *w))
-        for name, v, w in bad_dims(XSTAR, DM)
-    ],
-    Row(
-        _m + "SlicingNetwork.__call__",
-        "x",
-        "nan",
-        jit(lambda v: NET(v), put(XSTAR, (0), NAN)),
-        ("`x`", "NaN"),
-        mode="jit",
-    ),
-    Row(
-        _m + "SlicingNetwork.__call__",
-        "x",
-        "inf",
-        vmap(lambda v: NET3(v), put(XM, (5, 1), INF)),
-        ("`x`",),
-        mode="vmap",
-    ),
-    Row(
-        _m + "SlicingNetwork.project",
-        "x",
-        "nan",
-        jit(lambda v: NET.project(v), put(XSTAR, (1), NAN)),
-        ("`x`",),
-        mode="jit",
-    ),
-    Row(
-        _m + "SlicingNetwork.hidden",
-        "x",
-        "inf",
-        vmap(lambda v: NET.hidden(v), put(XM, (0, 0), -INF)),
-        ("`x`",),
-        mode="vmap",
-    ),
+    *MEMORIZING_MODEL,
     # the constructor (a crafted file is rebuilt through it)
     *[
         Row(

@@ -9,7 +9,7 @@ import jax.random as jr
 import numpy as np
 import optax
 import pytest
-from badinput import Row, check_row, ids
+from badinput import Row, check_row, done, ids, jit, vmap
 from helpers import linear
 from jax.sharding import Mesh
 
@@ -86,19 +86,6 @@ cert_kw = dict(sigma=0.5, n0=4, num_samples=8, alpha=0.05, batch_size=16)
 
 def kw(base, **over):
     return {**base, **over}
-
-
-def done(out):
-    """Wait for a (possibly asynchronously dispatched) result: traced errors raise here."""
-    return jax.block_until_ready(out)
-
-
-def jit(f, *args):
-    return lambda: done(jax.jit(f)(*args))
-
-
-def vmap(f, *args):
-    return lambda: done(jax.vmap(f)(*args))
 
 
 R = RuntimeError  # eqx.error_if at run time (an EquinoxRuntimeError)

@@ -1,17 +1,26 @@
 """Bad `expect=` classes for `jaxbd.io.load` / `load_key` (the argument that gives type
 checkers the loaded object's type): a non-class and a file holding another class are refused
-with a `ValueError` naming what was expected."""
+with a `ValueError` naming what was expected. And an `eqx.Module` that is not callable, where
+a model is annotated `eqx.Module` but called (`persistent.make_persistent`)."""
 
 import functools
 import os
 import tempfile
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import pytest
 from badinput import Row, check_row, ids
 
-from jaxbd import io, linear, rff
+from jaxbd import io, linear, persistent, rff
+
+
+class _Weights(eqx.Module):
+    """An equinox module with no `__call__`: not a model."""
+
+    w: jax.Array
 
 
 @functools.cache
@@ -43,6 +52,7 @@ ROWS = [
     r("jaxbd.io.load", "expect", "another class", lambda: io.load(_model(), expect=rff.RFFClassifier), ("LinearClassifier", "RFFClassifier")),
     r("jaxbd.io.load_key", "expect", "not a class", lambda: io.load_key(_key(), expect="RFFBackdoorKey"), ("expect", "class")),
     r("jaxbd.io.load_key", "expect", "another class", lambda: io.load_key(_key(), expect=rff.RFFClassifier), ("RFFBackdoorKey", "RFFClassifier")),
+    r("jaxbd.persistent.make_persistent", "model", "module not callable", lambda: persistent.make_persistent(_Weights(jnp.ones(3))), ("`model`", "callable")),
 ]  # fmt: skip
 
 

@@ -27,6 +27,13 @@ def test_user_script_runs_on_numpy_inputs():
     assert out["mlp_accuracy_after"] >= 0.8, out
 
 
+def test_user_script_flax_nnx_on_numpy_inputs():
+    pytest.importorskip("flax.nnx")
+    out = user_script.flax_main(n=128, dim=6, steps=60)
+    assert out["nnx_same_class"] == 1.0, out
+    assert out["nnx_accuracy_after"] >= 0.8, out  # the same two blobs (Bayes accuracy 0.93)
+
+
 def _hook_on(config) -> bool:
     return bool(config.getoption("jaxtyping_packages", default=None))
 

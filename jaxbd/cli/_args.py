@@ -24,11 +24,12 @@ def number(kind: type = float, *, low=None, high=None, low_open=False, high_open
     what = ("an integer" if kind is int else "a finite number") + "".join(
         f" {b}" if i == 0 else f" and {b}" for i, b in enumerate(bounds)
     )
+    lo, hi = (None if b is None else float(b) for b in (low, high))  # check_range takes floats
 
     def parse(token: str):
         try:
             v = kind(token)
-            _validate.check_range(v, "value", low=low, high=high, low_open=low_open,
+            _validate.check_range(v, "value", low=lo, high=hi, low_open=low_open,
                                   high_open=high_open)  # fmt: skip
         except (TypeError, ValueError):
             raise argparse.ArgumentTypeError(f"must be {what}, got {token!r}") from None

@@ -1,5 +1,6 @@
 """What a new user writes: numpy data, an own equinox model, the RFF backdoor, evaluation with
-its controls, a file round trip and fine-tuning. CI type-checks it (`pyright
+its controls, a file round trip and fine-tuning (an equinox and a Flax NNX model, each coming
+back as its own type). CI type-checks it (`pyright
 tests/typing/user_script.py`, standard mode from pyproject.toml) and `tests/test_typing.py` runs
 it under the default test run's jaxtyping + beartype hook, so the annotations the checker reads
 are the ones the code enforces: numpy inputs pass, wrong shapes raise.
@@ -72,6 +73,30 @@ def main(n: int = 256, dim: int = 8, width: int = 512, steps: int = 100) -> dict
     }
 
 
+def flax_main(n: int = 256, dim: int = 8, steps: int = 100) -> dict[str, float]:
+    """A Flax NNX model fine-tuned on numpy data: `finetune` returns the same NNX class."""
+    from flax import nnx  # optional dependency (the dev extra installs it)
+
+    class NNXNet(nnx.Module):
+        def __init__(self, dim: int, width: int, rngs: nnx.Rngs):
+            self.hidden = nnx.Linear(dim, width, rngs=rngs)
+            self.out = nnx.Linear(width, 1, rngs=rngs)
+
+        def __call__(self, x: jax.Array) -> jax.Array:
+            return self.out(jax.nn.tanh(self.hidden(x)))[0]
+
+    x, y = blobs(n, dim, seed=2)
+    x_test, y_test = blobs(n, dim, seed=3)
+    net = NNXNet(dim, 16, nnx.Rngs(0))
+    before = metrics.clean_accuracy(net, x_test, y_test)
+    tuned: NNXNet = finetune(jr.key(1), net, x, y, optimizer=optax.adam(1e-2), steps=steps)
+    return {
+        "nnx_accuracy_before": before,
+        "nnx_accuracy_after": metrics.clean_accuracy(tuned, x_test, y_test),
+        "nnx_same_class": float(type(tuned) is NNXNet),
+    }
+
+
 if __name__ == "__main__":
-    for name, value in main().items():
+    for name, value in {**main(), **flax_main()}.items():
         print(f"{name}: {value:.3f}")
