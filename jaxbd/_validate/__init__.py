@@ -41,5 +41,6 @@ from ._numbers import (
     check_range as check_range,
     check_scalar as check_scalar,
     is_concrete as is_concrete,
+    positive_numbers as positive_numbers,
     real_numbers as real_numbers,
 )

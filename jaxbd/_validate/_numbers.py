@@ -107,3 +107,30 @@ def real_numbers(values, name: str) -> np.ndarray:
         got = repr(values) if raw.ndim == 0 else f"dtype {raw.dtype}"
         raise ValueError(f"`{name}` must be real numbers, got {got}.")
     return raw.astype(np.float64)
+
+
+def positive_numbers(values, name: str, *, allow_zero: bool = False) -> tuple[float, ...]:
+    """A sequence of concrete finite numbers `> 0` (or `>= 0`) as floats, each checked by
+    [`check_positive`][]; the error names `name` and the index of the first bad entry."""
+    bound = ">= 0" if allow_zero else "> 0"
+    if isinstance(values, (str, bytes)) or values is None:
+        raise ValueError(f"`{name}` must be a sequence of numbers {bound}, got {values!r}.")
+    try:
+        vals = list(values)
+    except TypeError:
+        raise ValueError(
+            f"`{name}` must be a sequence of numbers {bound}, got {values!r}."
+        ) from None
+    out = []
+    for i, v in enumerate(vals):
+        if not is_concrete(v):
+            raise ValueError(f"`{name}` must hold concrete numbers (index {i} is traced).")
+        if isinstance(v, (str, bytes)) or np.ndim(v) != 0:
+            raise ValueError(f"`{name}` must hold numbers {bound}, got {v!r} at index {i}.")
+        try:
+            out.append(float(check_positive(v, f"{name}[{i}]", allow_zero=allow_zero)))
+        except ValueError:
+            raise ValueError(
+                f"`{name}` must hold finite numbers {bound}, got {v!r} at index {i}."
+            ) from None
+    return tuple(out)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from jaxbd._optional import fpylll
-from jaxbd._validate import check_int_range, check_positive, check_range, is_concrete
+from jaxbd._validate import check_int_range, check_range, is_concrete, positive_numbers
 
 
 def _periodogram64(proj: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -22,25 +22,10 @@ def _periodogram64(proj: np.ndarray, radius: np.ndarray) -> np.ndarray:
 
 def check_scales(scales) -> tuple[float, ...]:
     """The ladder of lattice scales: a non-empty sequence of finite numbers `> 0`."""
-    if isinstance(scales, (str, bytes)) or scales is None:
-        raise ValueError(f"`scales` must be a sequence of numbers > 0, got {scales!r}.")
-    try:
-        vals = list(scales)
-    except TypeError:
-        raise ValueError(f"`scales` must be a sequence of numbers > 0, got {scales!r}.") from None
-    if not vals:
+    out = positive_numbers(scales, "scales")
+    if not out:
         raise ValueError("`scales` is empty.")
-    out = []
-    for i, v in enumerate(vals):
-        if isinstance(v, (str, bytes)) or np.ndim(v) != 0 or not is_concrete(v):
-            raise ValueError(f"`scales` must hold numbers > 0, got {v!r} at index {i}.")
-        try:
-            out.append(float(check_positive(v, f"scales[{i}]", allow_zero=False)))
-        except ValueError:
-            raise ValueError(
-                f"`scales` must hold finite numbers > 0, got {v!r} at index {i}."
-            ) from None
-    return tuple(out)
+    return out
 
 
 def _lll_first(basis: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ $-1.2065$.
 import numpy as np
 from scipy.special import airy
 
+from jaxbd._validate import real_numbers
+
 
 __all__ = ["tracy_widom1_cdf", "tracy_widom1_sf"]
 
@@ -21,15 +23,7 @@ _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(64)
 
 def _as_s(s) -> np.ndarray:
     """`s` as a float64 array; NaN (no answer) and complex/non-numeric values are refused."""
-    if isinstance(s, (str, bytes)) or s is None:
-        raise ValueError(f"`s` must be real numbers, got {s!r}.")
-    try:
-        raw = np.asarray(s)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"`s` must be real numbers: {e}") from None
-    if raw.dtype == np.bool_ or np.iscomplexobj(raw) or raw.dtype.kind not in "iuf":
-        raise ValueError(f"`s` must be real numbers, got dtype {raw.dtype}.")
-    out = raw.astype(np.float64)
+    out = real_numbers(s, "s")
     if np.any(np.isnan(out)):
         raise ValueError("`s` contains NaN (±inf are allowed: F1(-inf) = 0, F1(inf) = 1).")
     return out

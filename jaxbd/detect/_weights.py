@@ -16,8 +16,10 @@ from jaxtyping import Array, Float
 from jaxbd._validate import (
     check_finite,
     check_floating,
+    check_int_range,
     check_range,
     is_concrete,
+    real_numbers,
 )
 
 
@@ -71,14 +73,9 @@ def traced_weights(w, name: str = "w", *, min_cols: int = 1) -> Array:
 
 def host_statistic(statistic, name: str = "statistic") -> np.ndarray:
     """A test statistic as float64 on the host; NaN (no p-value) and complex values refused."""
-    if isinstance(statistic, (str, bytes)) or statistic is None:
-        raise ValueError(f"`{name}` must be real numbers, got {statistic!r}.")
     if not is_concrete(statistic):
         raise ValueError(f"`{name}` must be concrete (p-values are computed on the host).")
-    raw = np.asarray(statistic)
-    if raw.dtype == np.bool_ or np.iscomplexobj(raw) or raw.dtype.kind not in "iuf":
-        raise ValueError(f"`{name}` must be real numbers, got dtype {raw.dtype}.")
-    out = raw.astype(np.float64)
+    out = real_numbers(statistic, name)
     if np.any(np.isnan(out)):
         raise ValueError(f"`{name}` contains NaN: no p-value exists.")
     return out
@@ -113,3 +110,13 @@ def unit_vectors(key, num: int, dim: int, dtype=jnp.float32) -> Float[Array, "nu
 
 def as_numpy64(w) -> np.ndarray:
     return np.asarray(w, dtype=np.float64)
+
+
+def bonferroni_p_value(sf, statistic, num_rows: int, num_tests: int, tests_name: str):
+    r"""$\min(1, K\,\mathrm{sf}(\text{statistic}; m))$ on the host: the Bonferroni bound
+    over `num_tests` ($K$) tests of `num_rows` ($m$) rows each, `sf(s, m)` the null survival
+    function of one test (e.g. `scipy.stats.kstwo.sf`)."""
+    s = host_statistic(statistic)
+    num_rows = check_int_range(num_rows, "num_rows", low=1)
+    num_tests = check_int_range(num_tests, tests_name, low=1)
+    return np.minimum(1.0, num_tests * sf(s, num_rows))

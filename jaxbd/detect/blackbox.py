@@ -26,9 +26,9 @@ from jaxbd._validate import (
     as_key,
     check_int_range,
     check_matrix,
-    check_positive,
     check_range,
     is_concrete,
+    positive_numbers,
 )
 from jaxbd.metrics import median_nn_distance, predict
 
@@ -41,27 +41,10 @@ __all__ = ["probe", "probe_queries"]
 
 def _check_scales(scales) -> tuple[float, ...]:
     """Noise sizes: finite numbers `>= 0`, no repeats (each names one query family)."""
-    if isinstance(scales, (str, bytes)) or scales is None:
-        raise ValueError(f"`scales` must be a sequence of numbers >= 0, got {scales!r}.")
-    try:
-        vals = list(scales)
-    except TypeError:
-        raise ValueError(f"`scales` must be a sequence of numbers >= 0, got {scales!r}.") from None
-    out = []
-    for i, v in enumerate(vals):
-        if not is_concrete(v):
-            raise ValueError("`scales` must hold concrete numbers.")
-        if isinstance(v, (str, bytes)) or np.ndim(v) != 0:
-            raise ValueError(f"`scales` must hold numbers >= 0, got {v!r} at index {i}.")
-        try:
-            out.append(float(check_positive(v, f"scales[{i}]", allow_zero=True)))
-        except ValueError:
-            raise ValueError(
-                f"`scales` must hold finite numbers >= 0, got {v!r} at index {i}."
-            ) from None
+    out = positive_numbers(scales, "scales", allow_zero=True)
     names = ["data" if s == 0 else f"noise@{s:g}" for s in out]
     if len(set(names)) != len(names):
-        raise ValueError(f"`scales` has repeated entries: {tuple(vals)}.")
+        raise ValueError(f"`scales` has repeated entries: {out}.")
     return tuple(out)
 
 

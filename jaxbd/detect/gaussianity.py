@@ -28,9 +28,9 @@ from jaxbd._validate import as_key, check_int_range
 from ._abstract import AbstractDistinguisher, register
 from ._result import Detection
 from ._weights import (
+    bonferroni_p_value,
     check_alpha,
     check_weights,
-    host_statistic,
     traced_weights,
     unit_vectors,
 )
@@ -73,10 +73,7 @@ def gaussianity_statistic(
 
 def gaussianity_p_value(statistic, num_rows: int, num_tests: int) -> np.ndarray:
     """Bonferroni global p-value $\\min(1, K\\,P(D_m \\ge \\text{statistic}))$ (host)."""
-    s = host_statistic(statistic)
-    num_rows = check_int_range(num_rows, "num_rows", low=1)
-    num_tests = check_int_range(num_tests, "num_tests", low=1)
-    return np.minimum(1.0, num_tests * kstwo.sf(s, num_rows))
+    return bonferroni_p_value(kstwo.sf, statistic, num_rows, num_tests, "num_tests")
 
 
 @register

@@ -29,11 +29,17 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 from scipy.stats import chi2
 
-from jaxbd._validate import as_key, check_int_range, check_positive, is_concrete
+from jaxbd._validate import as_key, check_int_range, check_positive, float_dtype, is_concrete
 
 from ._abstract import AbstractDistinguisher, register
 from ._result import Detection
-from ._weights import check_alpha, check_weights, host_statistic, traced_weights
+from ._weights import (
+    bonferroni_p_value,
+    check_alpha,
+    check_weights,
+    host_statistic,
+    traced_weights,
+)
 
 
 __all__ = [
@@ -56,10 +62,7 @@ def diagonal_statistic(w: Float[Array, "m d"]) -> Float[Array, ""]:
 
 def diagonal_p_value(statistic, num_rows: int, dim: int) -> np.ndarray:
     """Bonferroni p-value $\\min(1, d\\,P(\\chi^2_m \\ge \\text{statistic}))$ (host)."""
-    s = host_statistic(statistic)
-    num_rows = check_int_range(num_rows, "num_rows", low=1)
-    dim = check_int_range(dim, "dim", low=1)
-    return np.minimum(1.0, dim * chi2.sf(s, num_rows))
+    return bonferroni_p_value(chi2.sf, statistic, num_rows, dim, "dim")
 
 
 @register
@@ -146,11 +149,8 @@ def covariance_null(
     dim = check_int_range(dim, "dim", low=1)
     tau = _check_tau(tau)
     num_null = check_int_range(num_null, "num_null", low=1)
-    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
-        raise ValueError(f"`dtype` must be a floating dtype, got {dtype}.")
-    draws = _null_draws(
-        key, (int(num_rows), int(dim)), float(tau), int(num_null), jnp.dtype(dtype)
-    )
+    dtype = float_dtype(dtype)
+    draws = _null_draws(key, (int(num_rows), int(dim)), float(tau), int(num_null), dtype)
     return np.sort(np.asarray(draws, dtype=np.float64))
 
 
