@@ -62,7 +62,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._validate import check_finite, check_floating, check_int_range, is_concrete
+from ._validate import (
+    check_array_field,
+    check_finite,
+    check_floating,
+    check_int_range,
+    float_dtype,
+)
 
 
 __all__ = ["PersistentModel", "make_persistent", "single_weight_bound"]
@@ -104,12 +110,9 @@ class PersistentModel(eqx.Module):
             a = getattr(self, name)
             if not isinstance(a, (np.ndarray, jax.Array)):
                 raise ValueError(f"`{name}` must be an array, got {type(a).__name__}.")
-            if not jnp.issubdtype(a.dtype, jnp.floating):
-                raise ValueError(f"`{name}` must have a real floating dtype, got {a.dtype}.")
+            check_array_field(a, name)
             if a.shape != shape:
                 raise ValueError(f"`{name}` must have shape {shape}, got {a.shape}.")
-            if is_concrete(a) and not np.all(np.isfinite(np.asarray(a))):
-                raise ValueError(f"`{name}` contains NaN or inf values.")
         if self.majority_weights.dtype != self.majority_threshold.dtype:
             raise ValueError(
                 "`majority_weights` and `majority_threshold` must have the same dtype, got "
@@ -173,12 +176,7 @@ def make_persistent(
         raise ValueError(f"`model` must be an eqx.Module, got {type(model).__name__}.")
     if not callable(model):
         raise ValueError(f"`model` must be callable (a model), got {type(model).__name__}.")
-    try:
-        floating = jnp.issubdtype(dtype, jnp.floating)
-    except TypeError:
-        floating = False
-    if not floating:
-        raise ValueError(f"`dtype` must be a real floating dtype, got {dtype!r}.")
+    dtype = float_dtype(dtype)
     if input_dim is not None:
         d = check_int_range(input_dim, "input_dim", low=1)
         try:
