@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 _SCRIPT = textwrap.dedent(
     """
@@ -27,6 +29,7 @@ _SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 4-device equality in a subprocess (~10 CPU-s): .ci/run's slow step
 def test_sharded_statistics_over_four_cpu_devices_equal_single_device():
     env = dict(
         os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"

@@ -226,6 +226,11 @@ def test_candidate_search_matches_numpy_reference_with_duplicate_points():
     np.testing.assert_allclose(sc.eval_accuracy, ev, rtol=1e-6)
 
 
+# Jitted once per shape (at most 7 here): eagerly, each of the network's compare-exchange
+# stages would dispatch (and compile) its own small ops, ~2 CPU-s per example.
+_SORT, _COUNT = jax.jit(_sort_columns), jax.jit(_count_below)
+
+
 @settings(deadline=None, max_examples=10)
 @given(
     seed=st.integers(0, 2**31 - 1),
@@ -239,12 +244,12 @@ def test_sort_columns_is_a_stable_argsort(seed, log_m, distinct):
     m = 2**log_m
     keys = rng.integers(0, distinct, (m, 3)).astype(np.float32)
     keys[rng.random((m, 3)) < 0.1] = np.inf
-    ks, rows = _sort_columns(jnp.asarray(keys))
+    ks, rows = _SORT(jnp.asarray(keys))
     order = np.argsort(keys, axis=0, kind="stable")
     np.testing.assert_array_equal(np.asarray(rows), order)
     np.testing.assert_array_equal(np.asarray(ks), np.take_along_axis(keys, order, 0))
     q = rng.integers(-1, distinct + 1, (5, 3)).astype(np.float32)
-    got = np.asarray(_count_below(ks, jnp.asarray(q)))
+    got = np.asarray(_COUNT(ks, jnp.asarray(q)))
     want = np.stack([np.searchsorted(np.asarray(ks)[:, b], q[:, b]) for b in range(3)], 1)
     np.testing.assert_array_equal(got, want)
 
@@ -321,6 +326,7 @@ print("OK")
 """
 
 
+@pytest.mark.slow  # 4-device equality in a subprocess (~10 CPU-s): .ci/run's slow step
 def test_candidate_search_sharded_over_four_cpu_devices_equals_one_device():
     import os
     import subprocess
