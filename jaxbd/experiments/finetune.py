@@ -55,10 +55,13 @@ class _Accuracy(eqx.Module):
         return jnp.mean(jnp.where(jax.vmap(model)(self.x) >= 0, 1.0, -1.0) == self.y)
 
 
+_OPTIMIZERS = {"sgd": optax.sgd, "adam": optax.adam}
+
+
 @functools.cache
 def _optimizer(name: str, lr: float) -> optax.GradientTransformation:
     # One object per setting: the compiled fine-tuning loop is reused across seeds and models.
-    return {"sgd": optax.sgd, "adam": optax.adam}[name](lr)
+    return _OPTIMIZERS[name](lr)
 
 
 def _build(kind: str, key, seed: int, quick: bool) -> dict[str, Any]:
@@ -118,18 +121,19 @@ _HEADS = {"rff": lambda m: m.head, "relu": lambda m: (m.w, m.tau, m.scale)}
 
 
 @functools.cache
-def _tune_seeds(kind, mode, name, lr, steps, every, batch):
+def _tune_seeds(kind, mode, name, steps, every, batch):
     """The metric records of `finetune_with_history(key, model, x, y, optimizer=_optimizer(name,
     lr), steps=steps, history_every=every, metrics=metrics, batch_size=batch, where=...)` for one
-    seed. `finetune_with_history` is traceable (its value checks are `eqx.error_if` under
+    seed, as `one(key, lr, model, x, y, metrics)`: the learning rate is traced, so settings that
+    differ only in it share one compiled program. `finetune_with_history` is traceable (its value checks are `eqx.error_if` under
     tracing), so the seeds of a setting are mapped with `jaxbd.sharding.sharded_map` over all
     devices (one after another on each device: the loop is long and sequential, so per-device
     `vmap` would only add work)."""
     where = None if mode == "all" else _HEADS[kind]
     kw: dict[str, Any] = dict(steps=steps, history_every=every, batch_size=batch, where=where)
 
-    def one(key, model, x, y, metrics):
-        opt = _optimizer(name, lr)
+    def one(key, lr, model, x, y, metrics):
+        opt = _OPTIMIZERS[name](lr)  # `lr` is traced here: not through `_optimizer`'s cache
         _, history = finetune_with_history(key, model, x, y, optimizer=opt, metrics=metrics, **kw)
         return history.metrics
 
@@ -182,16 +186,17 @@ def run(ctx: Context) -> ExperimentResult:
         acc_only = stack([{"acc": b["metrics"]["acc"]} for b in built])
         k_tune = jnp.stack([jr.fold_in(k, 2) for k in keys])
         k_scratch = jnp.stack([jr.fold_in(k, 3) for k in keys])
+        lrs = functools.partial(jnp.full, (len(seeds),), dtype=x.dtype)  # lr, once per seed
         for name, lr in opts:
             for mode in modes:
-                tune = _tune_seeds(kind, mode, name, lr, steps, every, batch)
-                values = sharded_map(tune, k_tune, models, x, y, metrics, batch_size=1)
+                tune = _tune_seeds(kind, mode, name, steps, every, batch)
+                values = sharded_map(tune, k_tune, lrs(lr), models, x, y, metrics, batch_size=1)
                 for s in range(len(seeds)):
                     rec = {m: np.asarray(v[s]) for m, v in values.items()}
                     curves.setdefault((kind, name, lr, mode), []).append(rec)
             # Training the head from scratch with the same optimiser (head zeroed).
-            tune = _tune_seeds(kind, "head", name, lr, steps, every, batch)
-            values = sharded_map(tune, k_scratch, zeroed, x, y, acc_only, batch_size=1)
+            tune = _tune_seeds(kind, "head", name, steps, every, batch)
+            values = sharded_map(tune, k_scratch, lrs(lr), zeroed, x, y, acc_only, batch_size=1)
             for s in range(len(seeds)):
                 scratch.setdefault((kind, name, lr), []).append(np.asarray(values["acc"][s]))
 
