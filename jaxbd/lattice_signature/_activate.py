@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._validate import check_example, check_target, is_concrete
+from .._validate import check_example, check_instance, check_target, is_concrete
 from ._checks import (
     as_encoding,
     as_params,
@@ -137,12 +137,7 @@ def _activate_batch(signer: _Signer, x, t) -> np.ndarray:
 
 
 def _check_key(bk) -> LatticeSignatureKey:
-    if not isinstance(bk, LatticeSignatureKey):
-        raise ValueError(
-            "`backdoor_key` must be a LatticeSignatureKey (from lattice_signature.backdoor), got "
-            f"{type(bk).__name__}."
-        )
-    return bk
+    return check_instance(bk, LatticeSignatureKey, "backdoor_key", "lattice_signature.backdoor")
 
 
 def _check_target(enc: Encoding, target):
