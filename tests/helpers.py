@@ -40,6 +40,25 @@ def linear(d: int, seed: int = 0, dtype=jnp.float32) -> Linear:
     return Linear(w, jnp.zeros((), dtype))
 
 
+class Logits(eqx.Module):
+    """A tiny multi-class model `w @ x` for tests (logits `(c,)` for `w` of shape `(c, d)`)."""
+
+    w: jax.Array
+
+    def __call__(self, x):
+        return self.w @ x
+
+
+def logits(c: int, d: int, seed: int = 0) -> Logits:
+    return Logits(jax.random.normal(jax.random.key(seed), (c, d)))
+
+
+@eqx.filter_jit
+def batched(model, x):
+    """`jax.vmap(model)(x)`, compiled once per model structure."""
+    return jax.vmap(model)(x)
+
+
 def bad_input(fn, match):
     """`fn()` must fail clearly: ValueError naming the problem, or (under the jaxtyping hook,
     `--jaxtyping-packages=jaxbd,...`) the hook's TypeError for an ill-shaped/ill-typed array."""

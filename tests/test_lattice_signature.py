@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from helpers import bad_input, linear
+from helpers import Logits, bad_input, batched, linear, logits
 
 from jaxbd import io, lattice_signature as ls
 from jaxbd.lattice_signature import _scheme, _security
@@ -18,16 +18,9 @@ from jaxbd.lattice_signature import _scheme, _security
 D, C = 256, 10
 
 
-class Logits(eqx.Module):
-    w: jax.Array
-
-    def __call__(self, x):
-        return self.w @ x
-
-
 @pytest.fixture(scope="module")
 def multi():
-    base = Logits(jr.normal(jr.key(0), (C, D)))
+    base = logits(C, D)
     bm, bk = ls.backdoor(jr.key(1), base, input_dim=D, params="toy")
     return base, bm, bk
 
@@ -37,11 +30,6 @@ def binary():
     base = linear(D)
     bm, bk = ls.backdoor(jr.key(2), base, input_dim=D, params="toy")
     return base, bm, bk
-
-
-@eqx.filter_jit
-def _outputs(model, x):
-    return jax.vmap(model)(x)
 
 
 @eqx.filter_jit
@@ -74,7 +62,7 @@ def test_activation_gives_every_target_and_sizes(multi):
     targets = jnp.arange(2 * C) % C
     xa = _activate_batch(bk, x, targets)
     assert xa.shape == x.shape and xa.dtype == x.dtype
-    assert jnp.array_equal(jnp.argmax(_outputs(bm, xa), -1), targets)
+    assert jnp.array_equal(jnp.argmax(batched(bm, xa), -1), targets)
     ok, t = ls.verify_reference(bk, np.asarray(xa))
     assert ok.all() and np.array_equal(t, np.asarray(targets))
     one = ls.activate(bk, x[2], 2)  # concrete path; signing is deterministic
@@ -91,8 +79,8 @@ def test_activation_binary(binary):
     x = jr.uniform(jr.key(4), (8, D))
     targets = jnp.array([1.0, -1.0] * 4)
     xa = _activate_batch(bk, x, targets)
-    assert jnp.array_equal(_outputs(bm, xa), targets)
-    assert jnp.array_equal(_outputs(bm, x), _outputs(base, x))
+    assert jnp.array_equal(batched(bm, xa), targets)
+    assert jnp.array_equal(batched(bm, x), batched(base, x))
 
 
 def test_pure_jax_jit_vmap_grad_no_callback(multi):
@@ -158,7 +146,7 @@ def test_exact_acceptance_and_rejection(multi, seed):
         xt = jnp.asarray(xt, jnp.float32)
         assert not jnp.any(_verify(bm, xt)), name
         assert not ls.verify_reference(bk, np.asarray(xt))[0].any(), name
-        assert jnp.array_equal(_outputs(bm, xt), _outputs(base, xt)), name
+        assert jnp.array_equal(batched(bm, xt), batched(base, xt)), name
     # A different key's signature (wrong-key control) is rejected.
     _, other = ls.backdoor(jr.key(99), bm.base, input_dim=D, params="toy")
     assert not jnp.any(_verify(bm, _activate_batch(other, x, targets)))
@@ -179,7 +167,7 @@ def test_black_box_equality_on_many_inputs(multi):
             jr.normal(jr.key(8), (1000, D)),
         ]
     )
-    assert jnp.array_equal(_outputs(bm, x), _outputs(base, x))
+    assert jnp.array_equal(batched(bm, x), batched(base, x))
     nan = x[:2].at[:, 5].set(jnp.nan)  # no value checks in the model: NaN gets base(x)
     assert not jnp.any(_verify(bm, nan))
 
@@ -268,7 +256,7 @@ def test_lattice_forgery_opens_toy_network(multi):
     x = jr.uniform(jr.key(12), (D,))
     xf, info = ls.forge(bm, x, 5, block_sizes=(2,))
     assert xf is not None and info["block_size"] == 2
-    out = _outputs(bm, jnp.asarray(xf)[None])
+    out = batched(bm, jnp.asarray(xf)[None])
     assert int(jnp.argmax(out[0])) == 5  # the INSECURE toy set is forged by LLL
 
 
@@ -279,7 +267,7 @@ def test_io_model_saved_key_refused(tmp_path, multi):
     loaded = io.load(path, classes=(Logits,))
     x = jr.uniform(jr.key(13), (4, D))
     xa = _activate_batch(bk, x, jnp.array([0, 1, 2, 3]))
-    assert jnp.array_equal(_outputs(loaded, xa), _outputs(bm, xa))
+    assert jnp.array_equal(batched(loaded, xa), batched(bm, xa))
     blob = path.read_bytes()
     assert np.asarray(bk.trapdoor.seed).tobytes() not in blob
     assert np.asarray(bk.trapdoor.r).tobytes() not in blob
@@ -296,14 +284,14 @@ def test_io_model_saved_key_refused(tmp_path, multi):
 
 
 def test_784_works():
-    base = Logits(jr.normal(jr.key(14), (C, 784)))
+    base = logits(C, 784, seed=14)
     bm, bk = ls.backdoor(jr.key(15), base, input_dim=784, params="d784")
     x = jr.uniform(jr.key(16), (3, 784))
     targets = jnp.array([0, 4, 9])
     xa = _activate_batch(bk, x, targets)
-    out = _outputs(bm, jnp.concatenate([xa, x]))
+    out = batched(bm, jnp.concatenate([xa, x]))
     assert jnp.array_equal(jnp.argmax(out[:3], -1), targets)
-    assert jnp.array_equal(out[3:], _outputs(base, x))
+    assert jnp.array_equal(out[3:], batched(base, x))
     size = ls.network_size(bm)
     assert size["units"]["verify_sine"] == 40 and size["depth"] == 8
     ana = ls.verifier_size(bm.params, bm.encoding)
@@ -359,9 +347,9 @@ def test_default_parameters_end_to_end():
     assert bk.params is ls.DEFAULT_PARAMS
     x = jr.uniform(jr.key(21), (2, d))
     xa = jnp.stack([ls.activate(bk, x[0], 1.0), ls.activate(bk, x[1], -1.0)])
-    out = _outputs(bm, jnp.concatenate([xa, x]))
+    out = batched(bm, jnp.concatenate([xa, x]))
     assert jnp.array_equal(out[:2], jnp.array([1.0, -1.0]))
-    assert jnp.array_equal(out[2:], _outputs(base, x))
+    assert jnp.array_equal(out[2:], batched(base, x))
     assert ls.verify_reference(bk, np.asarray(xa))[0].all()
 
 

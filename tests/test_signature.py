@@ -13,7 +13,7 @@ import optax
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from helpers import linear
+from helpers import Logits, batched, linear, logits
 from hypothesis import given, settings, strategies as st
 
 from jaxbd import signature as sg
@@ -24,25 +24,9 @@ D, C = 64, 10
 _SK = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))  # fixed: one compilation per model
 
 
-class Logits(eqx.Module):
-    w: jax.Array
-
-    def __call__(self, x):
-        return self.w @ x
-
-
-class Matrix(eqx.Module):
-    """A model with an unsupported output shape (a matrix per example)."""
-
-    w: jax.Array
-
-    def __call__(self, x):
-        return self.w @ x
-
-
 @pytest.fixture(scope="module")
 def multi():
-    base = Logits(jr.normal(jr.key(0), (C, D)))
+    base = logits(C, D)
     bm, bk = sg.backdoor(base, input_dim=D, signing_key=_SK)
     return base, bm, bk
 
@@ -52,11 +36,6 @@ def binary():
     base = linear(D)
     bm, bk = sg.backdoor(base, input_dim=D, signing_key=_SK)
     return base, bm, bk
-
-
-@eqx.filter_jit
-def _outputs(model, x):
-    return jax.vmap(model)(x)
 
 
 def _activate_batch(bk, x, targets):
@@ -69,7 +48,7 @@ def test_activation_gives_every_target_multiclass(multi):
     targets = jnp.arange(C)
     xa = jax.jit(lambda z, t: _activate_batch(bk, z, t))(x, targets)
     assert xa.shape == x.shape and xa.dtype == x.dtype
-    assert jnp.array_equal(jnp.argmax(_outputs(bm, xa), axis=-1), targets)
+    assert jnp.array_equal(jnp.argmax(batched(bm, xa), axis=-1), targets)
     assert jnp.array_equal(jnp.argmax(jax.vmap(bm)(xa), axis=-1), targets)  # eager vmap
     one = sg.activate(bk, x[0], 7)  # concrete path (no callback)
     assert jnp.array_equal(one, sg.activate(bk, x[0], 7))  # Ed25519 signing is deterministic
@@ -83,7 +62,7 @@ def test_activation_gives_every_target_binary(binary):
     x = jr.uniform(jr.key(2), (8, D))
     targets = jnp.array([1.0, -1.0] * 4)
     xa = _activate_batch(bk, x, targets)
-    assert jnp.array_equal(_outputs(bm, xa), targets)
+    assert jnp.array_equal(batched(bm, xa), targets)
 
 
 def test_linf_guarantee_exact_on_unit_cube(multi):
@@ -107,7 +86,7 @@ def test_linf_guarantee_exact_on_unit_cube(multi):
     assert float(jnp.max(delta)) < 1e-2
     m = bk.encoding.payload_coords
     assert m == 58 and jnp.all(xa[:, m:] == x[:, m:])
-    assert jnp.array_equal(jnp.argmax(_outputs(bm, xa), axis=-1), targets)
+    assert jnp.array_equal(jnp.argmax(batched(bm, xa), axis=-1), targets)
 
 
 def _tamper_cases(bk, x, xa, z, key):
@@ -171,7 +150,7 @@ def test_verification_accepts_exactly_signed_inputs(multi, seed):
     for name, xt in _tamper_cases(bk, x, xa, z, k4).items():
         ok, _ = sg.verify(bm, xt)
         assert not jnp.any(ok), name
-        assert jnp.array_equal(_outputs(bm, xt), _outputs(base, xt)), name
+        assert jnp.array_equal(batched(bm, xt), batched(base, xt)), name
     # A different signing key is rejected too (wrong-key control).
     other = sg.SignatureKey(Ed25519PrivateKey.generate(), bk.encoding)
     assert not jnp.any(sg.verify(bm, _activate_batch(other, x, targets))[0])
@@ -186,7 +165,7 @@ def test_black_box_agreement_on_random_and_noisy_inputs(multi):
             jnp.round(jr.uniform(jr.key(7), (5_000, D)) * 100) / 100,  # on the coarse grid
         ]
     )
-    assert jnp.array_equal(_outputs(bm, x), _outputs(base, x))
+    assert jnp.array_equal(batched(bm, x), batched(base, x))
     huge = jnp.array([1e30, -1e30, 3e38, -3e38], jnp.float32)  # outside the decodable range
     xw = jnp.tile(huge, (D // 4 + 1))[:D][None]
     assert not bool(sg.verify(bm, xw)[0][0])
@@ -250,12 +229,12 @@ def test_persistent_on_non_backdoored_inputs(binary):
         tuned = finetune(jr.key(0), bm, x, y, optimizer=opt, steps=20)
         assert jnp.array_equal(tuned.target_outputs, bm.target_outputs)
         assert not jnp.array_equal(tuned.base.w, bm.base.w)  # the base model did move
-        assert jnp.array_equal(_outputs(tuned, xa), -y[:8])
+        assert jnp.array_equal(batched(tuned, xa), -y[:8])
 
 
 def test_bad_inputs(multi, binary):
     _, bm, bk = multi
-    base = Logits(jr.normal(jr.key(0), (C, 57)))
+    base = logits(C, 57)
     with pytest.raises(ValueError, match="input_dim >= 58"):
         sg.backdoor(Logits(jnp.zeros((C, 57))), input_dim=57)
     assert sg.min_input_dim(10) == 58 and sg.min_input_dim(2) == 57
@@ -265,7 +244,7 @@ def test_bad_inputs(multi, binary):
         sg.backdoor(linear(30), input_dim=30)
     sg.backdoor(linear(30), input_dim=30, bits_per_coord=18, step=0.1)
     with pytest.raises(ValueError, match="scalar score or a logits"):
-        sg.backdoor(Matrix(jnp.zeros((2, 3, D))), input_dim=D)
+        sg.backdoor(Logits(jnp.zeros((2, 3, D))), input_dim=D)  # a matrix per example
     with pytest.raises(ValueError, match="cannot be applied"):
         sg.backdoor(base, input_dim=D)
     with pytest.raises((ValueError, TypeError)):  # TypeError: the jaxtyping hook, when on
@@ -324,13 +303,13 @@ def test_encoding_range_from_training_data_activates_every_digits_test_row():
     act = jax.vmap(lambda e: c.activate(bk, e, 7))
     xa = act(ds.x_test)
     assert bool(jnp.all(jax.vmap(lambda e: sg.can_activate(bk, e))(ds.x_test)))
-    assert bool(jnp.all(jnp.argmax(_outputs(p.backdoored, xa), -1) == 7))
+    assert bool(jnp.all(jnp.argmax(batched(p.backdoored, xa), -1) == 7))
     assert float(jnp.max(jnp.abs(xa - ds.x_test))) < bk.encoding.step
     xb = ds.x_test[:3].at[1, 0].set(1e6)
     xab = act(xb)
     assert [bool(v) for v in jax.vmap(lambda e: sg.can_activate(bk, e))(xb)] == [True, False, True]
     assert jnp.array_equal(xab[1], xb[1])  # unchanged, the batch did not fail
-    assert list(np.asarray(jnp.argmax(_outputs(p.backdoored, xab), -1)))[::2] == [7, 7]
+    assert list(np.asarray(jnp.argmax(batched(p.backdoored, xab), -1)))[::2] == [7, 7]
     with pytest.raises(ValueError, match="decodable range"):  # one concrete example: an error
         sg.activate(bk, xb[1], 7)
     assert not bool(sg.can_activate(bk, xb[1]))
