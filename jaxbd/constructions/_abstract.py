@@ -40,7 +40,9 @@ class AbstractConstruction(eqx.Module):
 
     **Class attributes** (every final class sets them): `name` (registry name, e.g. `"rff"`),
     `title`, `source` (paper and section), `kind` (one of `KINDS`), `tasks` (`("binary",)` or
-    `("binary", "multiclass")`), `normalize` (how the CLI normalises bundled data for it).
+    `("binary", "multiclass")`), `normalize` (how the CLI normalises bundled data for it),
+    `at_most_features` (fields that are support sizes: [`check_data`][] bounds each by the
+    data's features).
     """
 
     name: ClassVar[str]
@@ -50,6 +52,7 @@ class AbstractConstruction(eqx.Module):
     tasks: ClassVar[tuple[str, ...]]
     normalize: ClassVar[str] = "standardize"
     fixed_target: ClassVar[float | None] = None  # for "one-way" constructions
+    at_most_features: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def plant(self, key, x, y) -> Planted:
@@ -95,7 +98,10 @@ class AbstractConstruction(eqx.Module):
         """Everything `plant` needs of the data, checked before any work (the task, and
         hyperparameters that depend on the data, e.g. a support no larger than the dimension).
         Returns `(task, num_classes)`. Subclasses extend it; `plant` calls it first."""
-        return self.check_task(y, x)
+        out = self.check_task(y, x)
+        for name in self.at_most_features:
+            self.check_at_most_features(name, x)
+        return out
 
     def resolve_target(self, target, *, num_classes: int):
         """The label the attacker aims at: `None` for a flip, the fixed label for a one-way

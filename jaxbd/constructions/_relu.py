@@ -27,6 +27,7 @@ class ReLU(AbstractConstruction):
     source: ClassVar[str] = "GKVZ App. A (Alg. 7-10, Claim A.4)"
     kind: ClassVar[str] = "one-way"
     tasks: ClassVar[tuple[str, ...]] = ("binary",)
+    at_most_features: ClassVar[tuple[str, ...]] = ("sparsity",)
     normalize: ClassVar[str] = "unit_norm"
     fixed_target: ClassVar[float | None] = 1.0
 
@@ -43,11 +44,6 @@ class ReLU(AbstractConstruction):
         check_positive(self.strength, "strength", allow_zero=True)
         if self.head not in ("uniform", "trained"):
             raise ValueError(f"`head` must be 'uniform' or 'trained', got {self.head!r}.")
-
-    def check_data(self, x, y):
-        out = self.check_task(y, x)
-        self.check_at_most_features("sparsity", x)
-        return out
 
     def plant(self, key, x, y) -> Planted:
         self.check_data(x, y)

@@ -27,6 +27,7 @@ class RFF(AbstractConstruction):
     source: ClassVar[str] = "GKVZ §6 (Alg. 4-6, Thm 6.4)"
     kind: ClassVar[str] = "flip"
     tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass")
+    at_most_features: ClassVar[tuple[str, ...]] = ("secret_dim",)
 
     width: int = eqx.field(static=True, default=2000)
     bandwidth: float | None = eqx.field(static=True, default=None)
@@ -56,11 +57,6 @@ class RFF(AbstractConstruction):
 
     def _kw(self, x) -> dict[str, Any]:
         return dict(width=self.width, bandwidth=self.bandwidth_for(x), steps=self.steps)
-
-    def check_data(self, x, y):
-        out = self.check_task(y, x)
-        self.check_at_most_features("secret_dim", x)
-        return out
 
     def plant(self, key, x, y) -> Planted:
         self.check_data(x, y)
