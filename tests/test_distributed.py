@@ -67,12 +67,6 @@ def test_two_processes_equal_one_process(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,  # fails CI once fixed, so that the marker goes
-    reason="AbstractDistinguisher.batch: np.asarray of the jitted sharded statistics, a global "
-    "array spanning the other process's devices (jaxbd/detect/_abstract.py `_statistics` needs "
-    "jaxbd.sharding.to_host; the planted samplers return global arrays too)",
-)
 def test_detection_sweeps_under_two_processes_equal_one_process(tmp_path):
     _compare(tmp_path, "detect")
 

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import as_key
+from ..sharding import to_host
 from ._result import Detection
 from ._weights import check_alpha, check_weights
 
@@ -123,7 +124,9 @@ class AbstractDistinguisher(eqx.Module):
     def _statistics(self, ws, prepared) -> np.ndarray:
         if not self.traced:
             return np.asarray([float(self.statistic(w, prepared)) for w in ws], np.float64)
-        return np.asarray(_sharded_statistics(_Bound(self, prepared), ws), np.float64)
+        # Under several processes the sharded result spans other processes' devices: gather it.
+        stats = to_host(_sharded_statistics(_Bound(self, prepared), ws))
+        return np.asarray(stats, np.float64)
 
 
 def _key_or_default(key):

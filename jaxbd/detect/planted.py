@@ -27,7 +27,7 @@ import jax.random as jr
 from jaxtyping import Array, Float
 
 from jaxbd._validate import as_key, check_int_range
-from jaxbd.sharding import sharded_map
+from jaxbd.sharding import sharded_map, to_host
 
 
 def _shape(num_units, dim) -> tuple[int, int]:
@@ -171,11 +171,17 @@ def _broadcast(keys, value, dtype) -> Array:
     return jnp.full((keys.shape[0],), value, dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
 def spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype=jnp.float32):
     """[`spiked_weights`][] for each key, sharded over all devices (`theta`, `sparsity` may
-    vary between calls without recompiling)."""
-    dtype = jnp.dtype(dtype)
+    vary between calls without recompiling). Under several processes every process gets the
+    whole stack."""
+    return to_host(
+        _spiked_batch(keys, theta, sparsity, num_units=num_units, dim=dim, dtype=jnp.dtype(dtype))
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
+def _spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype):
     return sharded_map(
         _spiked_one(num_units, dim, dtype),
         keys,
@@ -184,13 +190,22 @@ def spiked_batch(keys, theta, sparsity, *, num_units: int, dim: int, dtype=jnp.f
     )
 
 
-@functools.partial(jax.jit, static_argnames=("num_units", "dim", "shift", "dtype"))
 def pancake_batch(
     keys, beta, secret_dim, *, num_units: int, dim: int, shift=0.5, dtype=jnp.float32
 ):
     """[`pancake_weights`][] for each key, sharded over all devices; `beta <= 1` and
-    `secret_dim` may vary without recompiling. Returns `(w, omega)` stacked."""
-    dtype = jnp.dtype(dtype)
+    `secret_dim` may vary without recompiling. Returns `(w, omega)` stacked (whole in every
+    process under several processes)."""
+    return to_host(
+        _pancake_batch(
+            keys, beta, secret_dim, num_units=num_units, dim=dim, shift=shift,
+            dtype=jnp.dtype(dtype),
+        )
+    )  # fmt: skip
+
+
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "shift", "dtype"))
+def _pancake_batch(keys, beta, secret_dim, *, num_units: int, dim: int, shift, dtype):
     return sharded_map(
         _pancake_one(num_units, dim, float(shift), dtype),
         keys,
@@ -199,10 +214,14 @@ def pancake_batch(
     )
 
 
-@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
 def honest_batch(keys, *, num_units: int, dim: int, dtype=jnp.float32):
-    """[`honest_weights`][] for each key, sharded over all devices."""
-    return sharded_map(_honest_one(num_units, dim, jnp.dtype(dtype)), keys)
+    """[`honest_weights`][] for each key, sharded over all devices (whole in every process)."""
+    return to_host(_honest_batch(keys, num_units=num_units, dim=dim, dtype=jnp.dtype(dtype)))
+
+
+@functools.partial(jax.jit, static_argnames=("num_units", "dim", "dtype"))
+def _honest_batch(keys, *, num_units: int, dim: int, dtype):
+    return sharded_map(_honest_one(num_units, dim, dtype), keys)
 
 
 __all__ = [
