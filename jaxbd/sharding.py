@@ -188,6 +188,8 @@ def _run(fn, args, batch_size, mesh):
         # Runs on each device's own slice of the batch: no cross-device traffic.
         if batch_size is None:
             return jax.vmap(fn)(*shard)
+        if batch_size == 1:  # a plain scan: a vmap over one row lays matmuls out transposed
+            return jax.lax.map(lambda a: fn(*a), shard)
         return jax.lax.map(lambda a: fn(*a), shard, batch_size=batch_size)
 
     spec = PartitionSpec(_AXIS)
