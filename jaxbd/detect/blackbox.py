@@ -81,7 +81,7 @@ def probe_queries(
         name = "data" if s == 0 else f"noise@{s:g}"
         out[name] = base + jnp.asarray(float(s) * r, x.dtype) * z
     mu, sd = jnp.mean(x, axis=0), jnp.std(x, axis=0)
-    out["gaussian"] = mu + sd * jr.normal(keys[-1], base.shape, x.dtype)
+    out["gaussian"] = mu[None, :] + sd[None, :] * jr.normal(keys[-1], base.shape, x.dtype)
     return out
 
 
