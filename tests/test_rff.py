@@ -336,7 +336,7 @@ def test_batch_features_in_row_blocks_equal_per_example_features():
     )
     x = jr.normal(k3, (n, d))
     got = jax.jit(lambda m, v: m.batch_features(v))(model, x)
-    plain = rff.cos_turns(x @ model.frequencies.T / model.bandwidth + model.phases)
+    plain = rff.cos_turns(x @ model.frequencies.T / model.bandwidth + model.phases[None, :])
     np.testing.assert_allclose(np.asarray(got), np.asarray(plain), atol=1e-5)
     # vs matrix-vector products: float32 rounding of a 256-term dot product (|θ| ~ 3) moves
     # 2πθ by up to ~2e-5.

@@ -63,4 +63,4 @@ def spiked_gaussian(
 @functools.partial(jax.jit, static_argnums=3)
 def _spiked(key, s, theta, num):
     z = jr.normal(key, (num, s.shape[0]), s.dtype)
-    return z + ((jnp.sqrt(1 + theta) - 1) * (z @ s))[:, None] * s
+    return z + ((jnp.sqrt(1 + theta) - 1) * (z @ s))[:, None] * s[None, :]

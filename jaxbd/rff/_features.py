@@ -66,7 +66,7 @@ def _featurize(frequencies, phases, bandwidth, x):
     """
     n, d = x.shape
     width = frequencies.shape[0]
-    one = lambda rows: _cos_turns(rows @ frequencies.T / bandwidth + phases)  # noqa: E731
+    one = lambda rows: _cos_turns(rows @ frequencies.T / bandwidth + phases[None, :])  # noqa: E731
     rows = max(1, _BLOCK_OUTPUTS // max(width, 1))
     if jax.default_backend() != "cpu" or d < _BLOCK_MIN_DIM or n <= rows:
         return one(x)
