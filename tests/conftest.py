@@ -12,6 +12,11 @@ os.environ.setdefault("JAXBD_NO_COMPILE_CACHE", "1")
 # Strict promotion catches silent float32 -> float64 (or int -> float) mixing in the library.
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
+# Strict rank promotion: every broadcast in jaxbd and the tests is explicit (`b[None, :]`). The
+# environment variable carries it to the subprocess tests (forced CPU devices, 2 processes).
+os.environ.setdefault("JAX_NUMPY_RANK_PROMOTION", "raise")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
 
 @pytest.fixture
 def getkey():

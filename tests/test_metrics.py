@@ -30,7 +30,7 @@ def test_clean_accuracy_and_flip_asr(getkey):
     assert metrics.clean_accuracy(m, x, -y) == 0.0
     # Reflecting every input through the hyperplane flips every label of a bias-free linear model.
     w = m.w / jnp.linalg.norm(m.w)
-    x_act = x - 2.0 * (x @ w)[:, None] * w
+    x_act = x - 2.0 * (x @ w)[:, None] * w[None, :]
     assert metrics.attack_success_rate(m, x, x_act) == 1.0
     assert metrics.attack_success_rate(m, x, x) == 0.0
 

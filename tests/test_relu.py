@@ -19,7 +19,7 @@ def _unit_data(key, n=200, d=12):
     kx, kmu = jr.split(key)
     mu = 3.0 * jr.normal(kmu, (d,)) / jnp.sqrt(d)
     y = jnp.where(jnp.arange(n) % 2 == 0, 1.0, -1.0)
-    x = jr.normal(kx, (n, d)) + y[:, None] * mu
+    x = jr.normal(kx, (n, d)) + y[:, None] * mu[None, :]
     return x / jnp.linalg.norm(x, axis=1, keepdims=True), y
 
 
@@ -134,7 +134,7 @@ def test_jit_vmap_grad(getkey):
     assert scores.shape == (200,) and scores.dtype == jnp.float32
     act = jax.jit(jax.vmap(lambda v, lam: relu.activate(bk, v, strength=lam)))
     xa = act(x, jnp.full((200,), 0.5))
-    assert np.allclose(xa, x + 0.5 * bk.secret, atol=1e-6)
+    assert np.allclose(xa, x + 0.5 * bk.secret[None, :], atol=1e-6)
     grad = jax.grad(model)(x[0])
     assert grad.shape == (12,) and bool(jnp.all(jnp.isfinite(grad)))
     gfe = jax.grad(lambda m: m(x[0]))(model)
