@@ -19,6 +19,7 @@ from .._validate import (
     check_positive,
     check_range,
     is_concrete,
+    output_shape,
 )
 
 
@@ -101,14 +102,7 @@ def check_x(x, ndim: int) -> Array:
 def output_kind(model, x) -> tuple[str, int]:
     """('scalar', 2) or ('logits', c), from the model's output shape on one example."""
     check_model(model)
-    try:
-        out = jax.eval_shape(model, x)
-    except (ValueError, TypeError) as e:
-        if type(e).__name__ == "TypeCheckError":
-            raise
-        raise ValueError(
-            f"`model` cannot be applied to one example `x` of shape {x.shape}: {e}"
-        ) from e
+    out = output_shape(model, x)
     shape = getattr(out, "shape", None)
     dtype = getattr(out, "dtype", None)
     if (
