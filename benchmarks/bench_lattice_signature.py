@@ -13,16 +13,13 @@ and back; the network stays on the device. JSON to `benchmarks/results/lattice_s
     python benchmarks/bench_lattice_signature.py [--quick] [--dims 64 784] [--batch N] [--out F]
 """
 
-import argparse
-import json
-import os
-import platform
 import time
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from _common import arguments, host, write_json
 
 from jaxbd import lattice_signature as ls, signature
 
@@ -90,16 +87,11 @@ def bench_dim(d, batch, num_activated, repeats, seed=0):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small batch, d = 64 and 784")
+    ap = arguments(__doc__, "lattice_signature", "small batch, d = 64 and 784")
     ap.add_argument("--dims", type=int, nargs="+", default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--activated", type=int, default=None, help="distinct activated inputs")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument(
-        "--out",
-        default=os.path.join(os.path.dirname(__file__), "results", "lattice_signature.json"),
-    )
     a = ap.parse_args(argv)
     dims = a.dims or [64, 784]
     batch = a.batch or (1024 if a.quick else 16384)
@@ -112,16 +104,9 @@ def main(argv=None):
         quick=a.quick,
         results=rows,
         seconds_total=time.perf_counter() - t0,
-        backend=jax.default_backend(),
-        devices=[str(dv) for dv in jax.devices()],
-        cpu_count=os.cpu_count(),
-        platform=platform.platform(),
-        jax_version=jax.__version__,
+        **host(),
     )
-    path = a.out if a.out.endswith(".json") else os.path.join(a.out, "lattice_signature.json")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
+    path = write_json(a.out, result, "lattice_signature.json")
     for r in rows:
         m = r["models"]
         print(

@@ -13,16 +13,13 @@ loop is faster for a single search).
     python benchmarks/bench_memorizing.py [--quick] [--pair 3 8] [--candidates N]
 """
 
-import argparse
-import json
-import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from _common import arguments, host, write_json
 
 from jaxbd import datasets, memorizing as mz
 from jaxbd.memorizing._kernel import _sort_columns
@@ -71,17 +68,11 @@ def best_time(fn, repeats):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    ap = arguments(__doc__, "memorizing", "small sizes, a few seconds")
     ap.add_argument("--pair", type=int, nargs=2, default=(3, 8))
     ap.add_argument("--candidates", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument(
-        "--out",
-        default=os.path.join(os.path.dirname(__file__), "results", "memorizing.json"),
-        help="JSON output file (a folder gets memorizing.json inside it)",
-    )
     args = ap.parse_args(argv)
     n_cand = args.candidates or (1000 if args.quick else 10_000)
     repeats = args.repeats or (2 if args.quick else 3)
@@ -154,15 +145,10 @@ def main(argv=None):
         "valid_fraction": float(res.valid.mean()),
         "agreement_with_numpy": agree,
         "sort": sort,
-        "device": str(jax.devices()[0]),
-        "backend": jax.default_backend(),
-        "platform": platform.platform(),
+        **host(("device", "backend", "platform")),
         "quick": args.quick,
     }
-    path = args.out if args.out.endswith(".json") else os.path.join(args.out, "memorizing.json")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
+    path = write_json(args.out, result, "memorizing.json")
     print(
         f"candidate search, {n_cand} candidates, digits {args.pair[0]}-{args.pair[1]} "
         f"(n={xn.shape[0]}, d={xn.shape[1]}) [{jax.default_backend()}]: numpy loop {np_s:.3f} s; "

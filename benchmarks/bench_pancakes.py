@@ -15,14 +15,13 @@ run. JSON to `benchmarks/results/pancakes.json`. `--quick`: 10k x 784.
 """
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from _common import host, write_json
 
 from jaxbd import clwe
 
@@ -99,15 +98,9 @@ def main(argv=None):
         ratio_rejection_over_pancakes_per_sample=per_sample["rejection_per_accepted"]
         / per_sample["pancakes"],
         pancakes_max_distance_to_half_integers=float(jnp.max(dist)),
-        backend=jax.default_backend(),
-        devices=[str(dv) for dv in jax.devices()],
-        cpu_count=os.cpu_count(),
-        platform=platform.platform(),
-        jax_version=jax.__version__,
+        **host(),
     )
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(a.out, result)
     for c, v in best.items():
         print(f"{c:>16}: {v * 1e3:9.1f} ms")
     print(f"rejection accept rate           = {acc:.4f} (tau = {TAU})")

@@ -16,15 +16,14 @@ ratios `sklearn / jaxbd` (> 1: jaxbd faster) in the same run. JSON to
 """
 
 import argparse
-import json
 import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from _common import host, write_json
 from sklearn.kernel_approximation import RBFSampler
 
 from jaxbd import rff
@@ -109,15 +108,9 @@ def main(argv=None):
             np.median(times["sklearn"]) / np.median(times["jaxbd"])
         ),
         max_abs_diff_jaxbd_vs_xla_cos=err,
-        backend=jax.default_backend(),
-        devices=[str(dv) for dv in jax.devices()],
-        cpu_count=os.cpu_count(),
-        platform=platform.platform(),
-        jax_version=jax.__version__,
+        **host(),
     )
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(a.out, result)
     for k, v in best.items():
         print(f"{k:>14}: {v * 1e3:9.1f} ms")
     print(f"sklearn / jaxbd          = {result['ratio_sklearn_over_jaxbd']:.2f}x")

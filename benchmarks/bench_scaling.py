@@ -10,27 +10,19 @@ growth factors within the same run (largest / smallest size). JSON to
     python benchmarks/bench_scaling.py [--quick] [--out FILE]
 """
 
-import argparse
-import json
 import os
-import platform
 import time
 
 import jax
 import jax.numpy as jnp
+from _common import arguments, host, write_json
 
 from jaxbd.experiments import scaling
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    ap = arguments(__doc__, "scaling", "small sizes, a few seconds")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument(
-        "--out",
-        default=os.path.join(os.path.dirname(__file__), "results", "scaling.json"),
-        help="JSON output file (a folder gets scaling.json inside it)",
-    )
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     if args.quick:
@@ -58,15 +50,10 @@ def main(argv=None):
         "smoothing_memory_max_over_min": max(big) / min(big),
         "smoothing_batch_size": scaling.SMOOTH_BATCH,
         "seconds_total": time.perf_counter() - t0,
-        "device": str(jax.devices()[0]),
-        "backend": jax.default_backend(),
-        "platform": platform.platform(),
+        **host(("device", "backend", "platform")),
         "quick": args.quick,
     }
-    path = args.out if args.out.endswith(".json") else os.path.join(args.out, "scaling.json")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2)
+    path = write_json(args.out, result, "scaling.json")
     png = os.path.splitext(path)[0] + ".png"
     scaling._figure(rff_rows, sm_rows).savefig(png, dpi=100)
     print(
