@@ -1,12 +1,10 @@
 """The distinguishers' `batch` and the planted samplers run through `jaxbd.sharding.sharded_map`;
 on 4 forced CPU devices they equal the single-device jit(vmap)."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from four_devices import run_on_four_cpu_devices
 
 
 _SCRIPT = textwrap.dedent(
@@ -31,11 +29,4 @@ _SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow  # 4-device equality in a subprocess (~10 CPU-s): .ci/run's slow step
 def test_sharded_statistics_over_four_cpu_devices_equal_single_device():
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.startswith("OK")
+    run_on_four_cpu_devices(_SCRIPT)

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from four_devices import run_on_four_cpu_devices
 from hypothesis import assume, given, settings, strategies as st
 
 from jaxbd import memorizing as mz, sharding
@@ -328,22 +329,7 @@ print("OK")
 
 @pytest.mark.slow  # 4-device equality in a subprocess (~10 CPU-s): .ci/run's slow step
 def test_candidate_search_sharded_over_four_cpu_devices_equals_one_device():
-    import os
-    import subprocess
-    import sys
-
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", _SHARDED_SCRIPT],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.startswith("OK")
+    run_on_four_cpu_devices(_SHARDED_SCRIPT)
 
 
 def test_constructor_checks_hold_for_tracers_and_audit_takes_label_subsets():

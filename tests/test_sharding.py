@@ -1,6 +1,3 @@
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -8,6 +5,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from four_devices import run_on_four_cpu_devices
 from jax.sharding import Mesh
 
 from jaxbd import memorizing as mz
@@ -64,14 +62,7 @@ _SCRIPT = textwrap.dedent(
 
 
 def test_sharded_over_four_cpu_devices_equals_single_device():
-    env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.startswith("OK")
+    run_on_four_cpu_devices(_SCRIPT)
 
 
 def test_devices_checked():
