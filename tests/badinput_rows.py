@@ -14,7 +14,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from badinput import Row, jit, vmap
+import pytest
+from badinput import Row, check_row, ids, jit, vmap
 
 
 NAN, INF = float("nan"), float("inf")
@@ -33,6 +34,16 @@ class IntScore(eqx.Module):
 
     def __call__(self, x):
         return jnp.sum(x).astype(jnp.int32)
+
+
+def bad_input_test(rows):
+    """The test that runs a table, one case per row id: `test_bad_input = bad_input_test(ROWS)`."""
+
+    @pytest.mark.parametrize("row", rows, ids=ids(rows))
+    def test_bad_input(row):
+        check_row(row)
+
+    return test_bad_input
 
 
 def put(x, index, value):
@@ -65,6 +76,25 @@ def over(f, *args, **kw):
     return call
 
 
+class lazy:
+    """A case's value built only when its row runs, `f(*args)` (a jax op run while the table
+    is built would compile at import time, in every test process)."""
+
+    def __init__(self, f, *args):
+        self.f, self.args = f, args
+
+    def __call__(self):
+        return self.f(*self.args)
+
+
+def _run(mode, call, value):
+    if not isinstance(value, lazy):
+        return {"jit": jit, "vmap": vmap}.get(mode, lambda f, v: lambda: f(v))(call, value)
+    if mode in ("jit", "vmap"):
+        return lambda: {"jit": jit, "vmap": vmap}[mode](call, value())()
+    return lambda: call(value())
+
+
 def _words(argument, more):
     if len(more) == 1 and isinstance(more[0], tuple):
         return more[0]
@@ -73,11 +103,11 @@ def _words(argument, more):
 
 def cases(target, argument, call, values, *words, mode="eager", raises=ValueError):
     """One row per `(bad, value, *more_words)` in `values`: `call(value)` run eagerly, under
-    `jit` or under `vmap` (`mode`), its error naming `argument`, `words` and `more_words`."""
-    run = {"jit": jit, "vmap": vmap}.get(mode, lambda f, v: lambda: f(v))
+    `jit` or under `vmap` (`mode`), its error naming `argument`, `words` and `more_words`. A
+    [`lazy`][] value is built when the row runs."""
     return [
-        Row(target, argument, bad, run(call, value), _words(argument, (*words, *more)), raises,
-            mode)
+        Row(target, argument, bad, _run(mode, call, value), _words(argument, (*words, *more)),
+            raises, mode)
         for bad, value, *more in values
     ]  # fmt: skip
 

@@ -4,11 +4,11 @@ a silent answer). Rows with mode "jit"/"vmap" pass the bad value traced: the che
 error at trace time. The constructors are covered too: a crafted file is rebuilt through them,
 so they must refuse broken invariants."""
 
+import badinput_rows
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import pytest
-from badinput import Row, check_row, ids, jit, vmap
+from badinput import Row, jit, vmap
 from badinput_rows import IntScore, Logits, bad_dims, cases, model_rows, ones, over, put, table
 from helpers import linear
 
@@ -93,7 +93,4 @@ ROWS = [
     Row(_c + "ChecksumBackdooredModel.__call__", "base", "logits", lambda: cs.ChecksumBackdooredModel(Logits(ones(3, DC)), CM.layers, DC, 0)(XC), ("`base`", "scalar")),
 ]  # fmt: skip
 
-
-@pytest.mark.parametrize("row", ROWS, ids=ids(ROWS))
-def test_bad_input(row):
-    check_row(row)
+test_bad_input = badinput_rows.bad_input_test(ROWS)

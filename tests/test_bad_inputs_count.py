@@ -60,3 +60,23 @@ def test_every_public_function_has_a_row(module):
     ]  # fmt: skip
     missing = [n for n in public if f"{module}.{n}" not in targets | NO_BAD_INPUT]
     assert not missing, f"{module}: no bad-input row for {missing}"
+
+
+FEATURE_MODULES = ("jaxbd.rff", "jaxbd.relu", "jaxbd.clwe", "jaxbd.datasets")
+
+
+def test_the_feature_tables_cover_every_public_class_too():
+    """The feature-model tables (rff, relu, clwe, datasets) also cover each public class
+    (constructor or method rows), and hold eager, jit and vmap rows."""
+    rows = [r for r in _rows() if r.target.startswith(tuple(m + "." for m in FEATURE_MODULES))]
+    assert len(rows) >= 90
+    assert {r.mode for r in rows} == {"eager", "jit", "vmap"}
+    for module in map(importlib.import_module, FEATURE_MODULES):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not callable(obj) or (isinstance(obj, type) and issubclass(obj, Warning)):
+                continue  # constants (LOSSES, NAMES) and warning classes
+            target = f"{module.__name__}.{name}"
+            assert any(r.target == target or r.target.startswith(target + ".") for r in rows), (
+                target
+            )
