@@ -168,6 +168,17 @@ def _leaf_tree(index=0):
     return {"type": "array", "kind": "numpy", "index": index}
 
 
+# case -> (shape, dtype, stored_dtype, error) of the one array's metadata; the huge shape's element
+# count is far beyond memory (nothing is allocated).
+_BAD_META = {
+    "huge shape": ([2**40, 2**40], "float32", "float32", "array 0"),
+    "bad dtype": ([6], "save", "float32", "unsupported dtype 'save'"),
+    "object dtype": ([6], "object", "object", "unsupported dtype 'object'"),
+    "dtype mismatch": ([6], "int32", "int32", "array 0 is float32"),
+    "negative shape": ([-6], "float32", "float32", "bad shape"),
+}
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -199,32 +210,16 @@ def test_malformed_files_are_refused_clearly(tmp_path, case):
             tree = {"type": "list", "items": [tree]}
         _craft(p, tree)
         match = "nested deeper than 100"
-    elif case == "huge shape":  # element count far beyond memory; nothing is allocated
+    elif case in _BAD_META:  # one array whose metadata (shape, dtype, stored dtype) is wrong
+        shape, dtype, stored, match = _BAD_META[case]
         _craft(p, _leaf_tree(), arrays=[a],
-               metas=[{"shape": [2**40, 2**40], "dtype": "float32", "stored_dtype": "float32"}])  # fmt: skip
-        match = "array 0"
-    elif case == "bad dtype":
-        _craft(p, _leaf_tree(), arrays=[a],
-               metas=[{"shape": [6], "dtype": "save", "stored_dtype": "float32"}])  # fmt: skip
-        match = "unsupported dtype 'save'"
-    elif case == "object dtype":
-        _craft(p, _leaf_tree(), arrays=[a],
-               metas=[{"shape": [6], "dtype": "object", "stored_dtype": "object"}])  # fmt: skip
-        match = "unsupported dtype 'object'"
-    elif case == "dtype mismatch":
-        _craft(p, _leaf_tree(), arrays=[a],
-               metas=[{"shape": [6], "dtype": "int32", "stored_dtype": "int32"}])  # fmt: skip
-        match = "array 0 is float32"
+               metas=[{"shape": shape, "dtype": dtype, "stored_dtype": stored}])  # fmt: skip
     elif case == "count mismatch":
         _craft(p, _leaf_tree(), arrays=[a], metas=f32 * 2)
         match = "lists 2 arrays but the payload holds 1"
     elif case == "index out of range":
         _craft(p, _leaf_tree(5), arrays=[a], metas=f32)
         match = "index 5 outside"
-    elif case == "negative shape":
-        _craft(p, _leaf_tree(), arrays=[a],
-               metas=[{"shape": [-6], "dtype": "float32", "stored_dtype": "float32"}])  # fmt: skip
-        match = "bad shape"
     elif case == "not a dict":
         _craft(p, b"[1, 2, 3]")
         match = "not a JSON object"

@@ -10,6 +10,7 @@ import jax.random as jr
 import numpy as np
 import pytest
 from helpers import Logits, bad_input, batched, linear, logits
+from signature_checks import check_binary_activation
 
 from jaxbd import io, lattice_signature as ls
 from jaxbd.lattice_signature import _scheme, _security
@@ -75,12 +76,7 @@ def test_activation_gives_every_target_and_sizes(multi):
 
 
 def test_activation_binary(binary):
-    base, bm, bk = binary
-    x = jr.uniform(jr.key(4), (8, D))
-    targets = jnp.array([1.0, -1.0] * 4)
-    xa = _activate_batch(bk, x, targets)
-    assert jnp.array_equal(batched(bm, xa), targets)
-    assert jnp.array_equal(batched(bm, x), batched(base, x))
+    check_binary_activation(_activate_batch, binary, jr.key(4), D)
 
 
 def test_pure_jax_jit_vmap_grad_no_callback(multi):

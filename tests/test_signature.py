@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from helpers import Logits, batched, linear, logits
 from hypothesis import given, settings, strategies as st
+from signature_checks import check_binary_activation
 
 from jaxbd import signature as sg
 from jaxbd.finetune import finetune
@@ -58,11 +59,7 @@ def test_activation_gives_every_target_multiclass(multi):
 
 
 def test_activation_gives_every_target_binary(binary):
-    base, bm, bk = binary
-    x = jr.uniform(jr.key(2), (8, D))
-    targets = jnp.array([1.0, -1.0] * 4)
-    xa = _activate_batch(bk, x, targets)
-    assert jnp.array_equal(batched(bm, xa), targets)
+    check_binary_activation(_activate_batch, binary, jr.key(2), D)
 
 
 def test_linf_guarantee_exact_on_unit_cube(multi):
