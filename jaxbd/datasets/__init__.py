@@ -13,7 +13,6 @@ synthetic mixture) and `_files` (`.npz` and IDX files).
 from ._arrays import from_arrays as from_arrays
 from ._bundled import (
     NAMES as NAMES,
-    _sklearn_raw as _sklearn_raw,  # the raw bundled data (tests compare the labels with it)
     gaussian_mixture as gaussian_mixture,
     load as load,
 )
