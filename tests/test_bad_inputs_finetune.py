@@ -1,5 +1,5 @@
-"""Bad inputs to the training loop (`jaxbd.train`) and to finetune's model kinds and traced
-checks. Every row must raise an error naming the bad argument (never a silent answer); rows
+"""Bad inputs to the training loop (`jaxbd.train`) and to `jaxbd.finetune` (its arguments,
+model kinds and traced checks). Every row must raise an error naming the bad argument (never a silent answer); rows
 with mode "jit"/"vmap" pass the bad value traced, where the check is `eqx.error_if`."""
 
 import equinox as eqx
@@ -7,8 +7,9 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import optax
-import pytest
-from badinput import Row, check_row, ids
+from badinput import Row
+from badinput_defences import BIN, MULTI, XS as XF, YM, Y as YF, at
+from badinput_rows import bad_input_test, cases, lazy, over, table
 
 from jaxbd import finetune as F, train as T
 
@@ -33,6 +34,18 @@ def _traced(**bad):
     names = list(bad)
     run = lambda *vals: _tune(**dict(zip(names, vals)))
     return lambda: jax.block_until_ready(eqx.filter_jit(run)(*bad.values()))
+
+
+class BadParams(eqx.Module):
+    w: jax.Array
+
+    def __call__(self, x):
+        return self.w @ x
+
+
+ONE_CLASS = jnp.ones(XF.shape[0])
+tune = over(F.finetune, KEY, BIN, XF, YF, optimizer=SGD, steps=1)
+tune_history = over(F.finetune_with_history, KEY, BIN, XF, YF, optimizer=SGD, steps=1, history_every=1)  # fmt: skip
 
 
 def _min(**kw):
@@ -87,10 +100,33 @@ ROWS = [
         lambda: jax.vmap(lambda k: F.finetune_with_history(k, LIN, X, Y,
             optimizer=optax.sgd(NAN), steps=2, history_every=1)[1].loss)(jr.split(KEY, 2)),
         ("`optimizer`",), mode="vmap"),
+    # finetune's arguments (a binary linear model on 8 points; `MULTI`: 3 logits)
+    *table(_f + "finetune", tune, {
+        "optimizer": [("str", "adam", "optax.GradientTransformation"), ("none", None)],
+        "y": [("single-class", ONE_CLASS, "single class"),
+              ("zero-one-for-binary", lazy(lambda: (YF > 0).astype(jnp.float32)))],
+        "key": [("int", 0)],
+        "steps": [("negative", -1), ("float", 1.5)],
+        "batch_size": [("zero", 0)],
+        "x": [("nan", at(XF, (0, 0), NAN), "NaN"), ("int", lazy(XF.astype, jnp.int32)),
+              ("complex", lazy(XF.astype, jnp.complex64)), ("no-features", lazy(jnp.ones, (8, 0)))],
+        "model": [("nan-parameters", lazy(lambda: BadParams(BIN.w.at[0].set(NAN))), "NaN"),
+                  ("not-a-module", lambda v: v.sum())],
+        "loss": [("not-callable", "mse")],
+    }),
+    *cases(_f + "finetune", "optimizer", lambda o: tune(optimizer=o, steps=2), [("nan-learning-rate", optax.sgd(NAN), "NaN")]),
+    *table(_f + "finetune", over(F.finetune, KEY, MULTI, XF, YM, optimizer=SGD, steps=1), {
+        "y": [("single-class-logits", lazy(jnp.zeros, 8, jnp.int32), "single class"), ("label-beyond-logits", at(YM, 0, 3))],
+    }),
+    Row(_f + "finetune", "x", "no-rows", lambda: tune(x=jnp.ones((0, 3)), y=YF[:0]), ("`x`",)),
+    *table(_f + "finetune_with_history", tune_history, {
+        "optimizer": [("str", "sgd")],
+        "history_every": [("zero", 0)],
+        "key": [("float", 1.0)],
+        "y": [("single-class", lazy(lambda: -ONE_CLASS))],
+    }),
+    *cases(_f + "finetune_with_history", "optimizer", lambda o: tune_history(optimizer=o, steps=2), [("nan-learning-rate", optax.sgd(NAN))]),
+    *cases(_f + "trainable_spec", "where", lambda w: F.trainable_spec(BIN, where=w), [("bad-selector", lambda m: m.nothing)]),
 ]  # fmt: skip
-assert len({r.id for r in ROWS}) == len(ROWS), "row ids must be unique"
 
-
-@pytest.mark.parametrize("row", ROWS, ids=ids(ROWS))
-def test_bad_input(row):
-    check_row(row)
+test_bad_input = bad_input_test(ROWS)
