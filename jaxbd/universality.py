@@ -78,40 +78,52 @@ def _as_vector(v, name: str) -> Array:
         raise ValueError(f"`{name}` must be a vector (d,), got shape {v.shape}.")
     if v.shape[0] < 1:
         raise ValueError(f"`{name}` must not be empty.")
-    if not is_concrete(v):
-        raise ValueError(f"`{name}` must be a concrete array (the construction is host-side).")
     return check_finite(v, name)
 
 
-def _int_labels(value, name: str, n: int, num_classes: int) -> np.ndarray:
-    """`value` (one label or `(n,)` labels) as int64 labels in `0..num_classes-1`, host-side.
+def _refuse(value, bad, msg: str):
+    """`value`, refused where `bad` holds: `ValueError` when `bad` is concrete (host), else
+    `eqx.error_if` (a run-time error under `jit`/`vmap`); use the result."""
+    if is_concrete(bad):
+        if np.any(np.asarray(bad)):
+            raise ValueError(msg)
+        return value
+    return eqx.error_if(value, jnp.any(bad), msg)
 
-    Non-integral values (`0.7`), booleans and labels out of range are refused, not truncated.
-    """
-    if isinstance(value, (str, bytes)) or value is None:
-        raise ValueError(
-            f"`{name}` must be integer labels in 0..{num_classes - 1}, got {value!r}."
-        )
-    if not is_concrete(value):
-        raise ValueError(f"`{name}` must be a concrete array (the construction is host-side).")
+
+def _int_labels(value, name: str, n: int | None, num_classes: int) -> Array:
+    """`value` (one label, or `(n,)` labels when `n` is given) as int32 labels in
+    `0..num_classes-1`: dtype and shape checked at trace time, values on the host when
+    concrete and by `eqx.error_if` when traced. Non-integral values (`0.7`), booleans and
+    labels out of range are refused, not truncated."""
+    what = f"`{name}` must be integer labels in 0..{num_classes - 1}"
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        raise ValueError(f"{what}, got {value!r}.")
     try:
-        a = np.asarray(value)
+        a = jnp.asarray(value)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"`{name}` must be integer labels: {e}") from None
-    if a.dtype == np.bool_ or a.dtype.kind not in "iuf":
+        raise ValueError(f"{what}: {e}") from None
+    if a.dtype == jnp.bool_ or not (
+        jnp.issubdtype(a.dtype, jnp.integer) or jnp.issubdtype(a.dtype, jnp.floating)
+    ):
         raise ValueError(f"`{name}` must hold integer labels, got dtype {a.dtype}.")
-    if a.ndim > 1 or (a.ndim == 1 and a.shape[0] != n):
+    if n is None and a.ndim != 0:
+        raise ValueError(f"`{name}` must be one label (a scalar), got shape {a.shape}.")
+    if n is not None and (a.ndim > 1 or (a.ndim == 1 and a.shape[0] != n)):
         raise ValueError(f"`{name}` must be one label or {n} labels (n,), got shape {a.shape}.")
-    if a.dtype.kind == "f":
-        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
-            shown = np.unique(a)[:10].tolist()
-            raise ValueError(f"`{name}` must hold integer labels, got {shown}.")
-    a = np.broadcast_to(a, (n,)).astype(np.int64)
-    if a.size and (a.min() < 0 or a.max() >= num_classes):
-        raise ValueError(
-            f"`{name}` must lie in 0..{num_classes - 1}, got values in [{a.min()}, {a.max()}]."
-        )
-    return a
+    if is_concrete(a) and a.size:
+        h = np.asarray(a)
+        if h.dtype.kind == "f" and (not np.all(np.isfinite(h)) or not np.all(h == np.round(h))):
+            raise ValueError(
+                f"`{name}` must hold integer labels, got {np.unique(h)[:10].tolist()}."
+            )
+        if h.min() < 0 or h.max() >= num_classes:
+            raise ValueError(f"{what}, got values in [{h.min()}, {h.max()}].")
+    elif not is_concrete(a):  # NaN fails `a == floor(a)`, inf fails the range
+        bad = (a < 0) | (a >= num_classes) | (a != jnp.floor(a))
+        a = eqx.error_if(a, jnp.any(bad), what + ".")
+    a = a.astype(jnp.int32)
+    return a if n is None else jnp.broadcast_to(a, (n,))
 
 
 def invalidating_head(
@@ -142,19 +154,12 @@ def invalidating_head(
     norm $\le 2\sqrt2$.
 
     **Raises:** `ValueError` for `num_classes < 3`, labels out of range, `clean_label ==
-    target`, shape or dtype mismatches, NaN/inf, $z' = 0$, or $z = 0$ with a `clean_label`.
+    target`, shape or dtype mismatches, NaN/inf, $z' = 0$, or $z = 0$ with a `clean_label`;
+    under `jit`/`vmap` (traced inputs, built in `z`'s dtype) the value checks raise by
+    `eqx.error_if` when the program runs, with the same messages.
     """
-    num_classes = check_int_range(num_classes, "num_classes")
-    if num_classes < 3:
-        raise ValueError(
-            f"`num_classes` must be >= 3, got {num_classes}: with 2 classes no head exists in "
-            "general (a negated encoding z' = -k z flips the label under every bias-free head)."
-        )
-    target = check_int_range(target, "target", low=0, high=num_classes - 1)
-    if clean_label is not None:
-        clean_label = check_int_range(clean_label, "clean_label", low=0, high=num_classes - 1)
-        if clean_label == target:
-            raise ValueError(f"`clean_label` must differ from `target` (both {target}).")
+    num_classes = _check_num_classes(num_classes)
+    target = _int_labels(target, "target", None, num_classes)
     z = _as_vector(z, "z")
     z_prime = _as_vector(z_prime, "z_prime")
     if z.shape != z_prime.shape:
@@ -165,18 +170,32 @@ def invalidating_head(
         raise ValueError(
             f"`z` and `z_prime` must have the same dtype, got {z.dtype}, {z_prime.dtype}."
         )
-    norm_zp = float(np.linalg.norm(np.asarray(z_prime, dtype=np.float64)))
-    if norm_zp == 0.0:
-        raise ValueError("`z_prime` is zero: every bias-free head gives it all-equal logits.")
-    if clean_label is not None and not np.any(np.asarray(z) != 0):
-        raise ValueError("`z` is zero: no bias-free head can give it a strict `clean_label`.")
-    c = (target + 1) % num_classes if clean_label is None else clean_label
-    # Host-side (numpy, float64) evaluation of the same construction as `_construct` (no
-    # compilation per shape); the result is cast to the dtype of `z`.
-    w = _construct(
-        np.asarray(z, np.float64), np.asarray(z_prime, np.float64), c, target, num_classes, xp=np
-    )
-    return jnp.asarray(w, dtype=z.dtype)
+    if clean_label is None:
+        c = (target + 1) % num_classes
+    else:
+        c = _int_labels(clean_label, "clean_label", None, num_classes)
+        c = _refuse(c, c == target, "`clean_label` must differ from `target`.")
+        z = _refuse(z, ~jnp.any(z != 0), "`z` is zero: no bias-free head can give it a strict "
+                    "`clean_label`.")  # fmt: skip
+    z_prime = _refuse(z_prime, ~jnp.any(z_prime != 0),
+                      "`z_prime` is zero: every bias-free head gives it all-equal logits.")  # fmt: skip
+    if all(is_concrete(v) for v in (z, z_prime, c, target)):
+        # Host-side (numpy, float64) evaluation of the same construction (no compilation per
+        # shape); the result is cast to the dtype of `z`.
+        zz, zp = np.asarray(z, np.float64), np.asarray(z_prime, np.float64)
+        w = _construct(zz, zp, int(c), int(target), num_classes, xp=np)
+        return jnp.asarray(w, dtype=z.dtype)
+    return _construct(z, z_prime, c, target, num_classes)  # traced: jnp, in z's dtype
+
+
+def _check_num_classes(num_classes) -> int:
+    num_classes = check_int_range(num_classes, "num_classes")
+    if num_classes < 3:
+        raise ValueError(
+            f"`num_classes` must be >= 3, got {num_classes}: with 2 classes no head exists in "
+            "general (a negated encoding z' = -k z flips the label under every bias-free head)."
+        )
+    return num_classes
 
 
 def invalidating_heads(
@@ -190,11 +209,10 @@ def invalidating_heads(
     """[`invalidating_head`][] for a batch of inputs at once (one head per row; vectorised).
 
     `target` and `clean_label` are int arrays `(n,)` (or scalars, broadcast). Same checks as
-    [`invalidating_head`][], applied to every row.
+    [`invalidating_head`][], applied to every row. Works under `jit`/`vmap` (values are then
+    checked by `eqx.error_if`).
     """
-    num_classes = check_int_range(num_classes, "num_classes")
-    if num_classes < 3:
-        raise ValueError(f"`num_classes` must be >= 3, got {num_classes}.")
+    num_classes = _check_num_classes(num_classes)
     z = check_floating(z, "z")
     z_prime = check_floating(z_prime, "z_prime")
     if z.ndim != 2 or z.shape != z_prime.shape:
@@ -206,9 +224,6 @@ def invalidating_heads(
         raise ValueError(
             f"`z`, `z_prime` must share a floating dtype, got {z.dtype}, {z_prime.dtype}."
         )
-    for v, name in ((z, "z"), (z_prime, "z_prime")):
-        if not is_concrete(v):
-            raise ValueError(f"`{name}` must be a concrete array (the construction is host-side).")
     z = check_matrix(z, "z")
     z_prime = check_matrix(z_prime, "z_prime")
     n = z.shape[0]
@@ -217,13 +232,12 @@ def invalidating_heads(
         c = (t + 1) % num_classes
     else:
         c = _int_labels(clean_label, "clean_label", n, num_classes)
-        if np.any(c == t):
-            raise ValueError("`clean_label` must differ from `target` in every row.")
-        if np.any(~np.any(np.asarray(z) != 0, axis=1)):
-            raise ValueError("a row of `z` is zero: no head can give it a strict `clean_label`.")
-    if np.any(~np.any(np.asarray(z_prime) != 0, axis=1)):
-        raise ValueError("a row of `z_prime` is zero: every head gives it all-equal logits.")
-    return _build(z, z_prime, jnp.asarray(c, jnp.int32), jnp.asarray(t, jnp.int32), num_classes)
+        c = _refuse(c, c == t, "`clean_label` must differ from `target` in every row.")
+        z = _refuse(z, ~jnp.any(z != 0, axis=1),
+                    "a row of `z` is zero: no head can give it a strict `clean_label`.")  # fmt: skip
+    z_prime = _refuse(z_prime, ~jnp.any(z_prime != 0, axis=1),
+                      "a row of `z_prime` is zero: every head gives it all-equal logits.")  # fmt: skip
+    return _build(z, z_prime, c, t, num_classes)
 
 
 @functools.partial(jax.jit, static_argnums=4)
@@ -283,7 +297,7 @@ def head_margins(
             )
     z = check_finite(z, "z")
     z_prime = check_finite(z_prime, "z_prime")
-    target = _check_target_index(target, c)
+    target = _int_labels(target, "target", None, c)
     lz = w @ jnp.asarray(z, w.dtype)
     lp = w @ jnp.asarray(z_prime, w.dtype)
     top = jnp.argmax(lz)
@@ -291,18 +305,3 @@ def head_margins(
     clean = lz[top] - jnp.max(others)
     non_target = jnp.where(jnp.arange(lp.shape[0]) == target, -jnp.inf, lp)
     return clean, jnp.max(non_target) - lp[target]
-
-
-def _check_target_index(target, num_classes: int):
-    """One integer label in `0..num_classes-1`: host check, or `eqx.error_if` when traced."""
-    what = f"`target` must be an integer label in 0..{num_classes - 1}"
-    if isinstance(target, (bool, np.bool_, str, bytes)) or target is None:
-        raise ValueError(f"{what}, got {target!r}.")
-    if isinstance(target, (int, np.integer)):
-        return check_int_range(target, "target", low=0, high=num_classes - 1)
-    t = jnp.asarray(target)
-    if t.ndim != 0 or not jnp.issubdtype(t.dtype, jnp.integer):
-        raise ValueError(f"{what} (a 0-d integer array), got dtype {t.dtype}, shape {t.shape}.")
-    if is_concrete(t):
-        return check_int_range(int(t), "target", low=0, high=num_classes - 1)
-    return eqx.error_if(t, (t < 0) | (t >= num_classes), what + ".")

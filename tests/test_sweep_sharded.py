@@ -2,8 +2,8 @@
 traces with the data traced, and in a host loop otherwise; both give the same metrics.
 
 The sharded check runs on 4 forced CPU devices in a subprocess (a ridge-regression construction
-with an additive trigger: its `plant` is pure array code, unlike the registered RFF/ReLU ones,
-whose labels decide the task and must be concrete)."""
+with an additive trigger: its `plant` is pure array code, like the registered RFF/ReLU ones, whose
+sharded cells tests/test_sweep_traced_labels.py checks)."""
 
 import os
 import subprocess
@@ -78,11 +78,11 @@ def test_sharded_sweep_over_four_cpu_devices_equals_the_host_loop():
     assert proc.stdout.startswith("OK")
 
 
-def test_constructions_that_read_concrete_labels_plant_in_a_host_loop():
-    # RFF's labels decide its task (a concrete check): the probe finds that without compiling,
-    # and the cell's seeds are planted one after another.
+def test_constructions_that_read_concrete_data_plant_in_a_host_loop():
+    # RFF's default bandwidth is read from the training inputs (a host median): the probe finds
+    # that without compiling, and the cell's seeds are planted one after another.
     sw = Sweep("rff", [DataSpec("digits", (3, 8))], seeds=(0, 1),
-               fixed=dict(width=8, steps=2, bandwidth=30.0, secret_dim=4))  # fmt: skip
+               fixed=dict(width=8, steps=2, bandwidth=None, secret_dim=4))  # fmt: skip
     res = run_sweep(sw)
     assert res.sharded == {("digits 3 vs 8", ()): False}
     assert res.metrics["asr"].shape == (1, 2) and np.isfinite(res.metrics["asr"]).all()

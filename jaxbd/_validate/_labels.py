@@ -8,6 +8,7 @@ import numpy as np
 from jaxtyping import Array
 
 from ._arrays import check_matrix
+from ._integers import check_int_range
 from ._numbers import is_concrete
 
 
@@ -15,6 +16,11 @@ def check_labels(
     y, x, *, name: str = "y", num_classes: int | None = None, training: bool = True
 ) -> tuple[Array, str, int]:
     """Validate labels against `x` and infer the task.
+
+    Concrete labels are checked on the host (`ValueError`). Traced labels (under `jit`/`vmap`)
+    cannot decide the task: `num_classes` must then be given (the task is static: a
+    construction's or a `Dataset`'s `num_classes`), and their values are checked with
+    `eqx.error_if` (a run-time error naming `name`), so a bad label never gives a silent answer.
 
     Returns `(y, task, num_classes)`, where `task` is `"binary"` (labels exactly ±1, returned as
     floats) or `"multiclass"` (integer labels `0..c-1`, `c >= 3`, returned as int32).
@@ -25,6 +31,8 @@ def check_labels(
     scalar-score model), every label must belong to it: `{0, 1}` labels for a binary model
     are refused (binary labels are -1/+1), and so is a label `>= num_classes`.
     """
+    if num_classes is not None:
+        num_classes = check_int_range(num_classes, "num_classes", low=2)
     y = jnp.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"`{name}` must be a vector of labels, got shape {y.shape}.")
@@ -33,7 +41,7 @@ def check_labels(
             f"`x` and `{name}` have different lengths: {x.shape[0]} examples, {y.shape[0]} labels."
         )
     if not is_concrete(y):
-        raise ValueError(f"`{name}` must be a concrete array (labels decide the task).")
+        return _check_traced_labels(y, x, name, num_classes, training)
     y_np = np.asarray(y)
     if np.issubdtype(y_np.dtype, np.floating) and not np.all(np.isfinite(y_np)):
         raise ValueError(f"`{name}` contains NaN or inf values.")
@@ -85,10 +93,45 @@ def check_labels(
     return jnp.asarray(y_np.astype(np.int64), dtype=jnp.int32), "multiclass", c
 
 
-def check_xy(x, y) -> tuple[Array, Array, str, int]:
-    """Validate a training set; returns `(x, y, task, num_classes)`."""
+def _check_traced_labels(y, x, name, num_classes, training):
+    """[`check_labels`][] for traced `y`: the task from `num_classes`, values by `eqx.error_if`."""
+    if num_classes is None:
+        raise ValueError(
+            f"`{name}` is traced (under jit/vmap), so its values cannot decide the task: give "
+            "`num_classes` (2 for -1/+1 labels, c >= 3 for labels 0..c-1)."
+        )
+    c = num_classes
+    if y.dtype == jnp.bool_ or not (
+        jnp.issubdtype(y.dtype, jnp.floating) or jnp.issubdtype(y.dtype, jnp.integer)
+    ):
+        raise ValueError(f"`{name}` must hold real numeric labels, got dtype {y.dtype}.")
+    if y.shape[0] < 1:
+        raise ValueError(f"`{name}` holds no labels.")
+    fdtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
+    if c == 2:
+        ok = jnp.all((y == 1) | (y == -1))  # NaN fails both comparisons
+        y = eqx.error_if(
+            y, ~ok, f"`{name}` must hold -1/+1 labels for a binary (scalar-score) task."
+        )
+        if training:
+            both = jnp.any(y == 1) & jnp.any(y == -1)
+            y = eqx.error_if(y, ~both, f"`{name}` holds a single class; need both -1 and +1.")
+        return y.astype(fdtype), "binary", 2
+    ok = jnp.all((y >= 0) & (y < c) & (y == jnp.floor(y)))  # NaN fails `y >= 0`
+    y = eqx.error_if(y, ~ok, f"`{name}` must hold integer labels 0..{c - 1} (multi-class task).")
+    if training:
+        y = eqx.error_if(
+            y, jnp.all(y == y[0]), f"`{name}` holds a single class; need at least two."
+        )
+    return y.astype(jnp.int32), "multiclass", c
+
+
+def check_xy(x, y, *, num_classes: int | None = None) -> tuple[Array, Array, str, int]:
+    """Validate a training set; returns `(x, y, task, num_classes)`.
+
+    `num_classes` (the task, when known without the labels) is required for traced `y`."""
     x = check_matrix(x, "x")
-    y, task, c = check_labels(y, x)
+    y, task, c = check_labels(y, x, num_classes=num_classes)
     return x, y, task, c
 
 

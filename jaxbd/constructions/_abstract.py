@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array
 
 from .. import metrics
-from .._validate import check_labels, check_matrix
+from .._validate import check_labels, check_matrix, is_concrete
 
 
 __all__ = ["AbstractConstruction", "Planted", "KINDS"]
@@ -75,10 +75,29 @@ class AbstractConstruction(eqx.Module):
 
     # ---------------------------------------------------------------- derived, written once
 
+    def task_classes(self) -> int | None:
+        """The number of classes of the task, when the construction fixes it without reading
+        labels (2 for a binary-only construction); `None`: read from (concrete) labels."""
+        return 2 if tuple(self.tasks) == ("binary",) else None
+
+    def for_task(self, num_classes: int) -> "AbstractConstruction":
+        """This construction bound to a task of `num_classes` classes (a `Dataset`'s static
+        `num_classes`), so that `plant` can take traced labels. Default: itself."""
+        return self
+
     def check_task(self, y, x) -> tuple[str, int]:
-        """The task of `(x, y)` (`"binary"` or `"multiclass"`, classes); refuses other tasks."""
+        """The task of `(x, y)` (`"binary"` or `"multiclass"`, classes); refuses other tasks.
+
+        Concrete labels decide it (and must agree with [`task_classes`][] when that is known);
+        traced labels take it from [`task_classes`][] and are checked by `eqx.error_if`."""
         x = check_matrix(x, "x")
-        _, task, c = check_labels(y, x)
+        known = self.task_classes()
+        _, task, c = check_labels(y, x, num_classes=None if is_concrete(y) else known)
+        if known is not None and task in self.tasks and c != known:
+            raise ValueError(
+                f"`y`: the {self.name} construction is set for {known} classes, got labels of "
+                f"{c} classes."
+            )
         if task not in self.tasks:
             raise ValueError(
                 f"`y`: the {self.name} construction handles {' and '.join(self.tasks)} tasks, "

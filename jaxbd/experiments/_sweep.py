@@ -13,9 +13,11 @@ triples of equal shapes. Where the construction's `plant` traces with the data a
 arrays, the driver plants all seeds of a cell in one program, `jaxbd.sharding.sharded_map`
 over the seeds (spread over `jax.devices()`, over every process under `jax.distributed`; one
 compile per cell shape); the evaluation with its controls then runs per seed on the host.
-Constructions whose `plant` reads concrete values of the data (labels that decide the task,
-host code such as Ed25519 signatures or lattice trapdoors, a data-dependent bandwidth) plant
-seed after seed in a host loop; both give the same metrics (tested on 4 CPU devices).
+The task comes from the `Dataset` (its static `num_classes`, bound with the construction's
+`for_task`), so labels never need to be concrete (a bad label raises by `eqx.error_if`).
+Constructions whose `plant` reads concrete values of the data (host code such as Ed25519
+signatures or lattice trapdoors, a data-dependent bandwidth) plant seed after seed in a host
+loop; both give the same metrics (tested on 4 CPU devices).
 `SweepResult.sharded` records which path each cell took.
 """
 
@@ -158,6 +160,7 @@ class SweepResult:
 
 def _plant_seeds(c, keys, data, sharded):
     """The planted models of every seed (a list), and whether one sharded program made them."""
+    c = c.for_task(data[0].num_classes)  # the task from the Dataset: the labels may be traced
     xs = [ds.x_train for ds in data]
     ys = [ds.y_train for ds in data]
     same = len({(x.shape, x.dtype, y.shape, y.dtype) for x, y in zip(xs, ys)}) == 1

@@ -40,11 +40,6 @@ def fit_threshold(
             raise ValueError(f"{labels[:-1]}, got {np.unique(np.asarray(y))[:10].tolist()}.")
     else:
         y = eqx.error_if(y, ~jnp.all((y == 1) | (y == -1)), labels)
-    return _fit_threshold(f, y)
-
-
-def _fit_threshold(f, y):
-    # `fit_threshold` without its checks (the training code's features are finite).
     n = f.shape[0]
     order = jnp.argsort(f)
     fs, ys = f[order], y[order]
@@ -94,14 +89,14 @@ def _features(g, x):
 
 @functools.partial(jax.jit, static_argnums=3)
 def _head_init(phi, y, w, mix):
-    tau, _ = _fit_threshold(phi @ w, y)
+    tau, _ = fit_threshold(phi @ w, y)
     return _Head(jnp.zeros_like(w), tau, jnp.log(_score_scale(phi @ w)), mix)
 
 
 @jax.jit
 def _finish(g, phi, y, w):
     f = phi @ w
-    tau, _ = _fit_threshold(f, y)
+    tau, _ = fit_threshold(f, y)
     return RandomReLU(g=g, w=w, tau=tau, scale=_score_scale(f).astype(f.dtype))
 
 

@@ -14,6 +14,7 @@ from .._validate import (
     check_positive,
     check_scalar,
     check_xy,
+    is_concrete,
     static_number,
 )
 from ._head import _fit_head
@@ -22,8 +23,11 @@ from ._spiked import _secret, spiked_gaussian
 
 
 def _check_common(x, y, width, head, head_mix, head_steps, head_lr):
-    """The checked data, width and head settings (keyword arguments of `_fit_head`)."""
-    x, y, task, _ = check_xy(x, y)
+    """The checked data, width and head settings (keyword arguments of `_fit_head`).
+
+    The task is binary by construction, so the labels may be traced (jit/vmap over data):
+    then they are checked by `eqx.error_if` (a label other than ±1 raises, naming `y`)."""
+    x, y, task, _ = check_xy(x, y, num_classes=None if is_concrete(y) else 2)
     if task != "binary":
         raise ValueError(
             "`y` must hold binary labels -1.0/+1.0 (the random-ReLU model is binary)."

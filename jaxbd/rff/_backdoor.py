@@ -32,6 +32,7 @@ def backdoor(
     weight_decay: float = 1e-4,
     steps: int = 300,
     learning_rate: float = 0.01,
+    num_classes: int | None = None,
 ) -> tuple[RFFClassifier, RFFBackdoorKey]:
     r"""Backdoor-RFF (GKVZ Alg. 5): Train-RFF with pancake frequencies (Alg. 4).
 
@@ -43,7 +44,8 @@ def backdoor(
     the honest and backdoored models share $b_i$ and the optimiser run differs only through the
     features.
 
-    **Arguments:** as [`train`][], plus `secret_dim` ($1 \le k \le d$), `beta` $> 0$ and `gamma`.
+    **Arguments:** as [`train`][] (`num_classes` for traced data included), plus
+    `secret_dim` ($1 \le k \le d$), `beta` $> 0$ and `gamma`.
 
     **Returns:** `(model, backdoor_key)`; the key ([`RFFBackdoorKey`][]) is not in the model.
 
@@ -52,7 +54,9 @@ def backdoor(
     support <= 3 (enumeration) or a tiny `beta` (the LLL attack).
     """
     key = as_key(key)
-    x, y, fit = _validate_train(x, y, width, bandwidth, loss, weight_decay, steps, learning_rate)
+    x, y, fit = _validate_train(
+        x, y, num_classes, width, bandwidth, loss, weight_decay, steps, learning_rate
+    )
     d = x.shape[1]
     secret_dim = check_int_range(secret_dim, "secret_dim", low=1, high=d)
     beta = static_number(beta, "beta")

@@ -13,7 +13,14 @@ import jax.random as jr
 import optax
 from jaxtyping import ArrayLike, Float, PRNGKeyArray
 
-from .._validate import as_key, check_int_range, check_positive, check_xy, static_number
+from .._validate import (
+    as_key,
+    check_int_range,
+    check_positive,
+    check_xy,
+    is_concrete,
+    static_number,
+)
 from ..train import minimize
 from ._features import _featurize
 from ._model import RFFClassifier
@@ -63,11 +70,16 @@ def _train_head(phi, y, head0, weight_decay, learning_rate, *, loss, task, steps
     return jnp.where(norm > 0, w / jnp.where(norm > 0, norm, 1), w)
 
 
-def _validate_train(x, y, width, bandwidth, loss, weight_decay, steps, learning_rate):
-    """The checked data and the keyword arguments of `_fit` (shared by `train` and `backdoor`)."""
-    # Concrete data are checked eagerly even when `train` is traced (jit/vmap over keys).
-    with jax.ensure_compile_time_eval():
-        x, y, task, c = check_xy(x, y)
+def _validate_train(x, y, num_classes, width, bandwidth, loss, weight_decay, steps, learning_rate):
+    """The checked data and the keyword arguments of `_fit` (shared by `train` and `backdoor`).
+
+    Concrete data are checked on the host, even when `train` is traced over keys; traced data
+    need the task (`num_classes`) and are checked by `eqx.error_if` (`jaxbd._validate`)."""
+    if is_concrete(x) and is_concrete(y):
+        with jax.ensure_compile_time_eval():
+            x, y, task, c = check_xy(x, y, num_classes=num_classes)
+    else:  # (not under ensure_compile_time_eval: `eqx.error_if` would then always raise)
+        x, y, task, c = check_xy(x, y, num_classes=num_classes)
     settings: dict[str, Any] = dict(
         task=task,
         num_classes=c,
@@ -126,6 +138,7 @@ def train(
     weight_decay: float = 1e-4,
     steps: int = 300,
     learning_rate: float = 0.01,
+    num_classes: int | None = None,
 ) -> RFFClassifier:
     r"""Train-RFF (GKVZ Alg. 3 = Alg. 1 with the RFF distribution of Alg. 2).
 
@@ -142,6 +155,10 @@ def train(
     - `loss`: `"logistic"` (logistic / softmax cross-entropy) or `"hinge"` (hinge /
       Crammer–Singer multiclass hinge).
     - `weight_decay`, `steps`, `learning_rate`: the optimiser's settings.
+    - `num_classes`: the task (2: ±1 labels, a scalar score; `c >= 3`: labels `0..c-1`,
+      logits). `None` reads it from the labels, which must then be concrete; give it to train
+      with traced `x, y` (under `jit`/`vmap` over data), where the labels are checked by
+      `eqx.error_if` (a bad label raises when the program runs, naming `y`).
 
     **Returns:** an [`RFFClassifier`][].
 
@@ -150,6 +167,8 @@ def train(
     `0..c-1`; `width < 1`, `bandwidth <= 0`, etc.
     """
     key = as_key(key)
-    x, y, fit = _validate_train(x, y, width, bandwidth, loss, weight_decay, steps, learning_rate)
+    x, y, fit = _validate_train(
+        x, y, num_classes, width, bandwidth, loss, weight_decay, steps, learning_rate
+    )
     sample = lambda k: _gaussian_frequencies(k, fit["width"], x.shape[1], x.dtype)
     return _fit(key, x, y, sample, **fit)
