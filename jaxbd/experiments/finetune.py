@@ -25,6 +25,7 @@ from ..finetune import finetune_with_history
 from ..metrics import mean_std, random_perturbation
 from ..sharding import sharded_map
 from . import AtLeast, Claim, Context, Describe, ExperimentResult, Figure, Table, rate, register
+from ._sizes import run_seeds, sized
 
 
 _GONE = 0.1  # the backdoor is "invalidated" once ASR - control <= this
@@ -145,26 +146,20 @@ def _first_step(steps, cond):
     return int(steps[idx[0]]) if idx.size else None
 
 
-@register(
-    "finetune",
-    title="Fine-tuning against backdoors (Chardouvelis–Dao §4)",
-    description=(
-        "Fine-tunes backdoored RFF and random-ReLU models on clean data (all weights / head only; "
-        "SGD and Adam) and records ASR, its control and clean accuracy during fine-tuning."
-    ),
-    order=30,
+TITLE = "Fine-tuning against backdoors (Chardouvelis–Dao §4)"
+DESCRIPTION = (
+    "Fine-tunes backdoored RFF and random-ReLU models on clean data (all weights / head only; "
+    "SGD and Adam) and records ASR, its control and clean accuracy during fine-tuning."
 )
+OPTIMIZERS = [("sgd", 0.01), ("sgd", 0.1), ("adam", 1e-3), ("adam", 1e-2)]  # a full run's
+
+
+@register("finetune", title=TITLE, description=DESCRIPTION, order=30)
 def run(ctx: Context) -> ExperimentResult:
     quick = ctx.quick
-    seeds = [ctx.seed] if quick else [ctx.seed + i for i in range(3)]
-    steps = 40 if quick else 300
-    every = 10 if quick else 20
+    seeds, steps, every = run_seeds(ctx), sized(ctx, 40, 300), sized(ctx, 10, 20)
     batch = 32
-    opts = (
-        [("adam", 1e-2)]
-        if quick
-        else [("sgd", 0.01), ("sgd", 0.1), ("adam", 1e-3), ("adam", 1e-2)]
-    )
+    opts = sized(ctx, [("adam", 1e-2)], OPTIMIZERS)
     modes = ["all", "head"]
     kinds = ["rff", "relu"]
     curves: dict = {}

@@ -30,9 +30,11 @@ from ..metrics import (
 from ..universality import head_margins, invalidating_heads
 from . import Claim, Context, ExperimentResult, Figure, Table, register
 from ._claims import AtLeast, AtMost, exact, mean, rate
+from ._sizes import run_seeds, sized
 
 
 _ADAM = optax.adam(1e-2)
+TITLE = "No universal backdoor for ≥ 3 classes (Chardouvelis–Dao Thm 3.1)"
 
 
 def _label_stats(logits_clean, logits_act, y):
@@ -44,33 +46,53 @@ def _label_stats(logits_clean, logits_act, y):
     return untargeted, targeted, jnp.mean(pred == y)
 
 
-@register(
-    "universality",
-    title="No universal backdoor for ≥ 3 classes (Chardouvelis–Dao Thm 3.1)",
-    description=(
-        "10-class RFF model whose backdoor negates the features: the attacker controls only the "
-        "reversed ranking; random or re-trained heads and the constructive invalidating head break it."
-    ),
-    order=40,
+DESCRIPTION = (
+    "10-class RFF model whose backdoor negates the features: the attacker controls only the "
+    "reversed ranking; random or re-trained heads and the constructive invalidating head break it."
 )
-def run(ctx: Context) -> ExperimentResult:
+
+
+def _fit_seeds(seeds, dss, fit):
+    """Train-RFF and Backdoor-RFF on every seed's split. Honest and backdoored fits of a seed
+    share the seed's first key (Backdoor-RFF is Train-RFF with pancake frequencies: same phases
+    and optimiser run, GKVZ Alg. 5).
+
+    Seed after seed, not `sharded_map` over the seeds (which the traced labels allow, with
+    `num_classes` given): one fused program holds `eqx.error_if` callbacks, so JAX's persistent
+    cache never keeps it and every `jaxbd reproduce` would recompile it (a quick run took 4 s
+    seed after seed, 52 s fused, on a shared 2-core machine)."""
     from .. import rff
 
-    quick = ctx.quick
-    seeds = [ctx.seed] if quick else [ctx.seed + i for i in range(3)]
-    width = 300 if quick else 1000
-    draws = 20 if quick else 200
-    retrains = 1 if quick else 2
-    per_seed = []
-    # Honest and backdoored fits of every seed share the seed's first key (Backdoor-RFF is
-    # Train-RFF with pancake frequencies: same phases and optimiser run, GKVZ Alg. 5).
-    dss = {seed: datasets.load("digits", seed=seed) for seed in seeds}
-    fit: dict[str, Any] = dict(width=width, steps=300, bandwidth=30.0, weight_decay=1e-4)
     fits = {}
     for seed in seeds:
         k_model, x, y = jr.split(jr.key(seed), 4)[0], dss[seed].x_train, dss[seed].y_train
         bd = rff.backdoor(k_model, x, y, secret_dim=4, beta=0.02, **fit)
         fits[seed] = (rff.train(k_model, x, y, **fit), bd)
+    return fits
+
+
+def _model_row(per_seed, label, acc, prefix):
+    """A table row of one model under activation (mean ± std over seeds): clean accuracy, the
+    untargeted change, targeted ASR (mean over targets, best target) and the reversed ranking;
+    the measurements are `prefix + "untargeted"`, ... (`"ctrl_honest_"`: the honest control)."""
+    ms = lambda k: "{:.3f} ± {:.3f}".format(*mean_std([r[k] for r in per_seed]))
+    tgt = [r[prefix + "targeted"] for r in per_seed]
+    best = f"{np.max([np.max(t) for t in tgt]):.3f}"
+    untargeted, mean_tgt = ms(prefix + "untargeted"), f"{np.mean([np.mean(t) for t in tgt]):.3f}"
+    return [label, ms(acc), untargeted, mean_tgt, best, ms(prefix + "reversed")]
+
+
+@register("universality", title=TITLE, description=DESCRIPTION, order=40)
+def run(ctx: Context) -> ExperimentResult:
+    from .. import rff
+
+    quick = ctx.quick
+    seeds = run_seeds(ctx)
+    width, draws, retrains = sized(ctx, (300, 20, 1), (1000, 200, 2))
+    dss = {seed: datasets.load("digits", seed=seed) for seed in seeds}
+    fit: dict[str, Any] = dict(width=width, steps=300, bandwidth=30.0, weight_decay=1e-4)
+    fits = _fit_seeds(seeds, dss, fit)
+    per_seed = []
     for seed in ctx.progress(seeds, "seeds"):
         ds = dss[seed]
         c = ds.num_classes
@@ -183,22 +205,10 @@ def run(ctx: Context) -> ExperimentResult:
     re_t = np.asarray([s["targeted"] for s in re])
     f = lambda v: f"{v[0]:.3f} ± {v[1]:.3f}"
     rows = [
-        [
-            "trained head (backdoored model)",
-            f(ms("acc_backdoored")),
-            f(ms("untargeted")),
-            f"{tgt_mean:.3f}",
-            f"{tgt_max:.3f}",
-            f(ms("reversed")),
-        ],
-        [
-            "honest model, same activation (control)",
-            f(ms("acc_honest")),
-            f(ms("ctrl_honest_untargeted")),
-            f"{np.mean([np.mean(r['ctrl_honest_targeted']) for r in per_seed]):.3f}",
-            f"{np.max([np.max(r['ctrl_honest_targeted']) for r in per_seed]):.3f}",
-            f(ms("ctrl_honest_reversed")),
-        ],
+        _model_row(per_seed, "trained head (backdoored model)", "acc_backdoored", ""),
+        _model_row(
+            per_seed, "honest model, same activation (control)", "acc_honest", "ctrl_honest_"
+        ),
         [
             "random perturbation, same ℓ0/ℓ2 (control)",
             "—",
@@ -347,16 +357,12 @@ def run(ctx: Context) -> ExperimentResult:
         f"{ms('untargeted')[0]:.1%} of inputs but a chosen target is reached on only {tgt_mean:.1%} on average; random heads break the targeted backdoor "
         f"in {broken_frac:.1%} of (draw, target) pairs; the invalidating head denies the target on {inv_denied:.0%} of inputs, keeping the clean label on {inv_kept:.0%}."
     )
+    caption = (
+        "Targeted ASR per target label under the trained, random and re-trained heads; clean "
+        "accuracy and targeted ASR of random heads."
+    )
+    figures = [Figure("universality_targets.png", caption, fig)]
+    data = {"per_seed": per_seed, "random_broken_fraction": broken_frac}
     return ExperimentResult(
-        summary=summary,
-        claims=claims,
-        tables=[table],
-        figures=[
-            Figure(
-                "universality_targets.png",
-                "Targeted ASR per target label under the trained, random and re-trained heads; clean accuracy and targeted ASR of random heads.",
-                fig,
-            )
-        ],
-        data={"per_seed": per_seed, "random_broken_fraction": broken_frac},
+        summary=summary, claims=claims, tables=[table], figures=figures, data=data
     )
