@@ -40,7 +40,8 @@ def _rows():
     r = cli_row
     return [
         # ---------------------------------------------------------------- plant
-        r("plant", "CONSTRUCTION", "unknown", ["plant", "nonsense", "--data", "iris", "--out", f"{T}/x"], ("nonsense",)),
+        r("plant", "CONSTRUCTION", "unknown",
+            ["plant", "nonsense", "--data", "iris", "--out", f"{T}/x"], ("nonsense",)),
         *replaced("plant", plant, {"--data": [
             ("missing", f"{T}/nope.npz", "nope.npz"), ("garbage", f"{T}/text.npz", "text.npz"),
             ("no y", f"{T}/noy.npz", "'y'"), ("directory", f"{T}/a_dir", "directory"),
@@ -66,21 +67,26 @@ def _rows():
         }),
         *appended("plant", checksum, {"--num-blocks": [("= features", "8")]}),
         *appended("plant", [*checksum, "--num-blocks", "3"], {"--target": [("3 (binary)", "3")]}),
-        *appended("plant", ["plant", "signature", *plant[2:6]], {"--bits-per-coord": [("31", "31")]}),
-        r("plant", "--data", "too few features", ["plant", "signature", *plant[2:6]], ("--data", "features")),
+        *appended("plant", ["plant", "signature", *plant[2:6]],
+            {"--bits-per-coord": [("31", "31")]}),
+        r("plant", "--data", "too few features", ["plant", "signature", *plant[2:6]],
+            ("--data", "features")),
         r("plant", "--out", "a file", [*plant[:5], f"{T}/a_file"], ("--out", "a_file")),
         # ---------------------------------------------------------------- activate
         *replaced("activate", act, {
-            "--key": [("missing", f"{T}/nope.key", "nope.key"), ("garbage", f"{T}/garbage.jaxbd", "garbage.jaxbd"),
+            "--key": [("missing", f"{T}/nope.key", "nope.key"),
+                      ("garbage", f"{T}/garbage.jaxbd", "garbage.jaxbd"),
                       ("empty", f"{T}/empty.key", "empty.key"), ("truncated", f"{T}/trunc.key", "trunc.key"),
                       ("a model file", f"{R}/backdoored.jaxbd", "backdoored.jaxbd")],
-            "--input": [("missing", f"{T}/nope.npz", "nope.npz"), ("wrong features", f"{T}/wrongdim.npy", "features"),
+            "--input": [("missing", f"{T}/nope.npz", "nope.npz"),
+                        ("wrong features", f"{T}/wrongdim.npy", "features"),
                         ("no x", f"{T}/nox.npz", "'x'"), ("NaN", f"{T}/nan.npy", "NaN"),
                         ("int dtype", f"{T}/ints.npy", "floating"), ("complex", f"{T}/complex.npy", "floating"),
                         ("pickled objects", f"{T}/object.npy", "object.npy"),
                         ("no examples", f"{T}/empty.npy", "empty.npy"), ("a .txt", f"{T}/inputs.txt", "inputs.txt"),
                         ("directory", f"{T}/a_dir", "directory")],
-            "--out": [(".csv", f"{T}/a.csv", "a.csv"), ("no such folder", f"{T}/nodir/a.npz", "does not exist")],
+            "--out": [(".csv", f"{T}/a.csv", "a.csv"),
+                      ("no such folder", f"{T}/nodir/a.npz", "does not exist")],
         }),
         r("activate", "--out", "absent", act[:5], ("--out",)),
         *appended("activate", act, {
@@ -121,7 +127,9 @@ def _rows():
             "--optimizer": [("adamw", "adamw")],
             "--data": [("other features", "{wide}", "features")],
         }),
-        r("finetune", "--model", "garbage", ["finetune", "--model", f"{T}/garbage.jaxbd", "--out", f"{T}/t.jaxbd"], ("--model", "garbage.jaxbd")),
+        r("finetune", "--model", "garbage",
+            ["finetune", "--model", f"{T}/garbage.jaxbd", "--out", f"{T}/t.jaxbd"],
+            ("--model", "garbage.jaxbd")),
         *replaced("finetune", ft, {"--out": [("no such folder", f"{T}/nodir/t.jaxbd")]}),
         # ---------------------------------------------------------------- detect
         *appended("detect", det, {
@@ -130,11 +138,15 @@ def _rows():
             "--alpha": [("0", "0"), ("1.5", "1.5")],
             "--weights": [("no such field", "nope")],
         }),
-        r("detect", "--support-size", "missing", [*det, "--tests", "toy"], ("--support-size",), toy=True),
-        *appended("detect", [*det, "--tests", "toy"], {"--support-size": [("0", "0"), ("> columns", "100", "columns")]}, toy=True),
-        *appended("detect", [*det, "--tests", "spectral"], {"--support-size": [("test not chosen", "2", "toy-support-max")]}, toy=True),
+        r("detect", "--support-size", "missing", [*det, "--tests", "toy"], ("--support-size",),
+            toy=True),
+        *appended("detect", [*det, "--tests", "toy"],
+            {"--support-size": [("0", "0"), ("> columns", "100", "columns")]}, toy=True),
+        *appended("detect", [*det, "--tests", "spectral"],
+            {"--support-size": [("test not chosen", "2", "toy-support-max")]}, toy=True),
         r("detect", "--reference", "missing", [*det, "--tests", "probe"], ("--reference",)),
-        *appended("detect", [*det, "--tests", "probe"], {"--reference": [("other task", f"{S}/honest.jaxbd")]}),
+        *appended("detect", [*det, "--tests", "probe"],
+            {"--reference": [("other task", f"{S}/honest.jaxbd")]}),
         *replaced("detect", det, {"--model": [("missing", f"{T}/nope.jaxbd", "nope.jaxbd")]}),
         # ---------------------------------------------------------------- certify
         *replaced("certify", cert, {"--sigma": [("0", "0"), ("-1", "-1")]}),
@@ -152,7 +164,8 @@ def _rows():
         }),
         # ---------------------------------------------------------------- reproduce / run / list
         r("run", "NAME", "unknown", ["run", "nope"], ("nope",)),
-        r("run", "--out", "a file", ["run", "rff", "--quick", "--out", f"{T}/a_file"], ("--out", "a_file")),
+        r("run", "--out", "a file", ["run", "rff", "--quick", "--out", f"{T}/a_file"],
+            ("--out", "a_file")),
         r("run", "--seed", "-1", ["run", "rff", "--seed", "-1"], ("--seed",)),
         r("reproduce", "--only", "unknown", ["reproduce", "--only", "nope"], ("nope",)),
         r("reproduce", "--seed", "abc", ["reproduce", "--seed", "abc"], ("--seed",)),

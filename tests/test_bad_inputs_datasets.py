@@ -72,9 +72,8 @@ def _idx_pair(n_img=10, n_lab=10):
 
 _d = "jaxbd.datasets."
 image = lambda: _idx_pair()[0]  # noqa: E731  (an IDX image file, written when the row runs)
-dataset = over(
-    datasets.Dataset, jnp.ones((4, 2)), jnp.ones(4), jnp.ones((2, 2)), jnp.ones(2), "d", (0, 1)
-)
+dataset = over(datasets.Dataset, lazy(jnp.ones, (4, 2)), lazy(jnp.ones, 4), lazy(jnp.ones, (2, 2)),
+               lazy(jnp.ones, 2), "d", (0, 1))  # fmt: skip
 
 ROWS = [
     *table(_d + "load", over(datasets.load, "iris"), {
@@ -85,8 +84,10 @@ ROWS = [
         "normalize": [("zscore", "zscore")],
         "dtype": [("int32", jnp.int32, "floating"), ("bool", bool), ("complex64", jnp.complex64)],
     }),
-    *cases(_d + "load", "synthetic_kwargs", lambda d: datasets.load("iris", dim=d), [("dim", 3, ("only 'synthetic'",))]),
-    *table(_d + "load", over(datasets.load, "synthetic"), {"num_samples": [("0", 0)], "num_classes": [("1", 1)]}),
+    *cases(_d + "load", "synthetic_kwargs", lambda d: datasets.load("iris", dim=d),
+        [("dim", 3, ("only 'synthetic'",))]),
+    *table(_d + "load", over(datasets.load, "synthetic"),
+        {"num_samples": [("0", 0)], "num_classes": [("1", 1)]}),
     *table(_d + "gaussian_mixture", datasets.gaussian_mixture, {
         "seed": [("-1", -1), ("str", "0")],
         "num_samples": [("10.5", 10.5), ("3", 3)],
@@ -95,7 +96,8 @@ ROWS = [
         "separation": [("nan", NAN), ("-1", -1.0), ("complex", 1j)],
     }),
     *table(_d + "from_arrays", over(datasets.from_arrays, XR, YR), {
-        "x": [("nan", np.where(XR == 0, np.nan, XR), "NaN"), ("inf", np.where(XR == 0, np.inf, XR), "inf"),
+        "x": [("nan", np.where(XR == 0, np.nan, XR), "NaN"),
+              ("inf", np.where(XR == 0, np.inf, XR), "inf"),
               ("complex", XR + 1j, "complex"), ("strings", XR.astype(str)), ("no-features", np.ones((40, 0))),
               ("vector", XR[:, 0])],
         "y": [("short", YR[:-1]), ("single-class", np.zeros(40), "single class"),
@@ -107,8 +109,10 @@ ROWS = [
         "normalize": [("None", None)],
         "classes": [("str", "01")],
     }),
-    *table(_d + "from_arrays", over(datasets.from_arrays, XR, YR, x_test=XR[:4]), {"y_test": [("missing", None)]}),
-    *cases(_d + "from_arrays", "x", lambda x: datasets.from_arrays(x, YR[:0]), [("no-rows", np.ones((0, 3)))]),
+    *table(_d + "from_arrays", over(datasets.from_arrays, XR, YR, x_test=XR[:4]),
+        {"y_test": [("missing", None)]}),
+    *cases(_d + "from_arrays", "x", lambda x: datasets.from_arrays(x, YR[:0]),
+        [("no-rows", np.ones((0, 3)))]),
     *table(_d + "from_arrays", over(datasets.from_arrays, XR, YR, x_test=XR[:4], y_test=YR[:4]), {
         "y_test": [("unseen-class", np.array([0, 1, 2, 1]), "2"), ("short", YR[:3])],
         "x_test": [("columns", XR[:4, :2]), ("nan", np.full((4, 3), np.nan), "NaN")],
@@ -121,7 +125,8 @@ ROWS = [
     *cases(_d + "load_arrays", "labels", lambda p: datasets.load_arrays(p[0], labels=p[1]), [
         ("missing", lazy(lambda: (image(), _tmp("nope.idx")))), ("length", lazy(_idx_pair, 10, 9)),
         ("not-idx", lazy(lambda: (image(), _write(_tmp("l.idx"), b"\x01\x02\x03\x04"))))]),
-    *cases(_d + "load_arrays", "dtype", lambda t: datasets.load_arrays(_npz(x=XR, y=YR), dtype=t), [("int32", jnp.int32)]),
+    *cases(_d + "load_arrays", "dtype", lambda t: datasets.load_arrays(_npz(x=XR, y=YR), dtype=t),
+        [("int32", jnp.int32)]),
     *cases(_d + "read_idx", "path", datasets.read_idx, [
         ("missing", lazy(_tmp, "nope.idx")), ("bad-magic", lazy(lambda: _write(_tmp("m.idx"), b"\x01\x02\x03\x04\x00")), "magic"),
         ("short", lazy(lambda: _write(_tmp("s.idx"), b"\x00"))),

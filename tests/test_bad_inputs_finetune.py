@@ -114,9 +114,11 @@ ROWS = [
                   ("not-a-module", lambda v: v.sum())],
         "loss": [("not-callable", "mse")],
     }),
-    *cases(_f + "finetune", "optimizer", lambda o: tune(optimizer=o, steps=2), [("nan-learning-rate", optax.sgd(NAN), "NaN")]),
+    *cases(_f + "finetune", "optimizer", lambda o: tune(optimizer=o, steps=2),
+        [("nan-learning-rate", optax.sgd(NAN), "NaN")]),
     *table(_f + "finetune", over(F.finetune, KEY, MULTI, XF, YM, optimizer=SGD, steps=1), {
-        "y": [("single-class-logits", lazy(jnp.zeros, 8, jnp.int32), "single class"), ("label-beyond-logits", at(YM, 0, 3))],
+        "y": [("single-class-logits", lazy(jnp.zeros, 8, jnp.int32), "single class"),
+              ("label-beyond-logits", at(YM, 0, 3))],
     }),
     Row(_f + "finetune", "x", "no-rows", lambda: tune(x=jnp.ones((0, 3)), y=YF[:0]), ("`x`",)),
     *table(_f + "finetune_with_history", tune_history, {
@@ -125,8 +127,10 @@ ROWS = [
         "key": [("float", 1.0)],
         "y": [("single-class", lazy(lambda: -ONE_CLASS))],
     }),
-    *cases(_f + "finetune_with_history", "optimizer", lambda o: tune_history(optimizer=o, steps=2), [("nan-learning-rate", optax.sgd(NAN))]),
-    *cases(_f + "trainable_spec", "where", lambda w: F.trainable_spec(BIN, where=w), [("bad-selector", lambda m: m.nothing)]),
+    *cases(_f + "finetune_with_history", "optimizer", lambda o: tune_history(optimizer=o, steps=2),
+        [("nan-learning-rate", optax.sgd(NAN))]),
+    *cases(_f + "trainable_spec", "where", lambda w: F.trainable_spec(BIN, where=w),
+        [("bad-selector", lambda m: m.nothing)]),
 ]  # fmt: skip
 
 test_bad_input = bad_input_test(ROWS)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from badinput import jit, vmap
-from badinput_rows import cases, model_rows, ones, over, put, table
+from badinput_rows import cases, lazy, model_rows, ones, over, put, table
 from helpers import linear
 
 from jaxbd import memorizing as mz
@@ -59,8 +59,10 @@ ROWS = [
         "amplitude": [("zero", 0.0), ("nan", NAN), ("overflow", 1e39)],
         "validation_fraction": [("one", 1.0), ("nan", NAN), ("str", "0.2")],
     }),
-    *cases(_m + "fit", "x", lambda v: mz.fit(KEY, v, ones(0), **FIT_KW), [("no-examples", ones(0, DM))]),
-    *cases(_m + "fit", "key", lambda k: mz.fit(k, XM, YM, **FIT_KW).w, [("traced", KEY)], mode="jit"),
+    *cases(_m + "fit", "x", lambda v: mz.fit(KEY, v, ones(0), **FIT_KW),
+        [("no-examples", ones(0, DM))]),
+    *cases(_m + "fit", "key", lambda k: mz.fit(k, XM, YM, **FIT_KW).w, [("traced", KEY)],
+        mode="jit"),
     *table(_m + "candidate_search", over(mz.candidate_search, KEY, XM, YM, **FIT_KW), {
         "key": [("str", "key")],
         "mesh": [("str", "cpu")],
@@ -70,7 +72,8 @@ ROWS = [
         "batch_size": [("float", 2.5)],
     }),
     *table(_m + "candidate_search", over(mz.candidate_search, KEY, XM, YM, **FIT_KW, **EVAL), {
-        "x_eval": [("nan", put(XM, (0, 0), NAN)), ("wrong-dim", ones(8, DM + 1)), ("float16", F16)],
+        "x_eval": [("nan", put(XM, (0, 0), NAN)), ("wrong-dim", ones(8, DM + 1)),
+                   ("float16", F16)],
         "y_eval": [("label-5", np.full(8, 5, np.int32)), ("zero-one", (YM > 0).astype(np.int32))],
     }),
     *table(_m + "from_direction", over(mz.from_direction, WM, XM, YM), {
@@ -83,18 +86,21 @@ ROWS = [
         "y": [("single-class", -ones(8))],
         "x": [("nan", put(XM, (1, 1), NAN), "NaN")],
     }),
-    *cases(_m + "from_direction", "w", lambda v: mz.from_direction(v, XM, YM).w, [("traced", WM)], mode="jit"),
+    *cases(_m + "from_direction", "w", lambda v: mz.from_direction(v, XM, YM).w, [("traced", WM)],
+        mode="jit"),
     *table(_m + "candidate_direction", over(mz.candidate_direction, key=KEY, index=0, dim=DM), {
         "key": [("int", 3)],
-        "index": [("negative", -1), ("float", 1.5), ("too-large", 2**31), ("vector", np.arange(2))],
+        "index": [("negative", -1), ("float", 1.5), ("too-large", 2**31),
+                  ("vector", np.arange(2))],
         "dim": [("zero", 0)],
         "dtype": [("int32", jnp.int32)],
     }),
     *cases(_m + "candidate_direction", "index", lambda i: mz.candidate_direction(KEY, i, DM),
            [("negative", np.asarray([0, -2], np.int32))], mode="vmap"),
-    *cases(_m + "candidate_direction", "index", lambda i: mz.candidate_direction(KEY, i, DM), [("float", 1.0)], mode="jit"),
+    *cases(_m + "candidate_direction", "index", lambda i: mz.candidate_direction(KEY, i, DM),
+        [("float", 1.0)], mode="jit"),
     *table(_m + "backdoor", backdoor, {
-        "model": [("base", linear(DM))],
+        "model": [("base", lazy(linear, DM))],
         "x_star": [("nan", put(XSTAR, 0, NAN), "NaN"), ("inf", put(XSTAR, 2, INF), "inf"),
                    ("int", np.ones(DM, np.int32), "floating"), ("wrong-shape", XSTAR[:2]),
                    ("float16", XSTAR.astype(np.float16))],
@@ -102,17 +108,20 @@ ROWS = [
                 ("below-resolution", 1e-12), ("overflow", 1e39), ("bool", True)],
         "target": [("zero", 0.0), ("fraction", 0.5), ("two", 2.0), ("bool", True), ("str", "1"),
                    ("none", None), ("complex", 1 + 0j), ("vector", ones(2))],
-        "x": [("nan", put(XM, (0, 0), NAN), "NaN"), ("wrong-dim", ones(4, DM + 1)), ("float16", F16)],
+        "x": [("nan", put(XM, (0, 0), NAN), "NaN"), ("wrong-dim", ones(4, DM + 1)),
+              ("float16", F16)],
     }),
     *cases(_m + "backdoor", "target", lambda t: mz.backdoor(NET3, XSTAR, t, eps=1e-3),
            [("multiclass-three", 3), ("multiclass-negative", -1)]),
     *cases(_m + "backdoor", "x", lambda x: mz.backdoor(NET, XM[0], -1.0, eps=1e-3, x=x),
            [("swallowed-training-point", XM, ("`x_star`", "training point 0"))]),
     *cases(_m + "backdoor", "eps", lambda e: backdoor(eps=e).w, [("traced", 1e-3)], mode="jit"),
-    *cases(_m + "backdoor", "x_star", lambda v: backdoor(x_star=v).w, [("traced", XSTAR)], mode="jit"),
+    *cases(_m + "backdoor", "x_star", lambda v: backdoor(x_star=v).w, [("traced", XSTAR)],
+        mode="jit"),
     *table(_m + "audit", over(mz.audit, NET, XM, YM), {
-        "model": [("base", linear(DM))],
-        "x": [("nan", put(XM, (0, 0), NAN), "NaN"), ("int", np.ones((8, DM), np.int32), "floating"),
+        "model": [("base", lazy(linear, DM))],
+        "x": [("nan", put(XM, (0, 0), NAN), "NaN"),
+              ("int", np.ones((8, DM), np.int32), "floating"),
               ("wrong-dim", ones(8, DM + 1)), ("empty", ones(0, DM)), ("float16", F16)],
         "y": [("binary-model-zero-one", (YM > 0).astype(np.int32)),
               ("binary-model-fraction", YM * 0.7), ("nan", put(YM, 0, NAN)),
@@ -124,9 +133,11 @@ ROWS = [
         "w": [("nan", put(WM, 0, NAN)), ("int", np.ones(DM, np.int32)), ("matrix", XM)],
         "x": [("nan", put(XM, (1, 1), NAN)), ("wrong-dim", ones(2, DM + 1)), ("float16", F16)],
     }),
-    *cases(_m + "resolution", "x", lambda v: mz.resolution(WM, v), [("nan", put(XM, (0, 2), NAN))], mode="jit"),
-    *cases(_m + "parameter_counts", "model", mz.parameter_counts, [("base", linear(DM))]),
-    *model_rows(_m + "SlicingNetwork", NET, XSTAR, DM, nan_at=0, inf_batch=put(XM, (5, 1), INF), vmapped=NET3,
+    *cases(_m + "resolution", "x", lambda v: mz.resolution(WM, v), [("nan", put(XM, (0, 2), NAN))],
+        mode="jit"),
+    *cases(_m + "parameter_counts", "model", mz.parameter_counts, [("base", lazy(linear, DM))]),
+    *model_rows(_m + "SlicingNetwork", NET, XSTAR, DM, nan_at=0, inf_batch=put(XM, (5, 1), INF),
+        vmapped=NET3,
                 methods=[("project", "nan", jit, put(XSTAR, 1, NAN)), ("hidden", "inf", vmap, put(XM, (0, 0), -INF))]),
     # the constructor (a crafted file is rebuilt through it)
     *table(_m + "SlicingNetwork", lambda **bad: mz.SlicingNetwork(**{**FIELDS, **bad}), {

@@ -29,13 +29,16 @@ ROWS = [
     *table(_p + "make_persistent", over(ps.make_persistent, linear(DP), input_dim=DP), {
         "model": [("logits", Logits(ones(3, DP)), "scalar score"), ("int-score", IntScore())],
     }),
-    *model_rows(_p + "PersistentModel", PM, XP, DP, nan_at=0, inf_batch=np.stack([XP, put(XP, 3, INF)]),
+    *model_rows(_p + "PersistentModel", PM, XP, DP, nan_at=0,
+        inf_batch=np.stack([XP, put(XP, 3, INF)]),
                 dims=bad_dims(XP, DP)[:5], methods=[("bits", "nan", jit, put(XP, 2, NAN))]),
     *cases(_p + "PersistentModel.__call__", "model", lambda m: ps.make_persistent(m)(XP),
            [("logits", Logits(ones(3, DP)), "scalar")]),
-    *cases(_p + "PersistentModel", "copies", lambda c: ps.PersistentModel(c, ones(2), np.asarray(1.0, np.float32)),
+    *cases(_p + "PersistentModel", "copies",
+        lambda c: ps.PersistentModel(c, ones(2), np.asarray(1.0, np.float32)),
            [("two", PM.copies[:2])]),
-    *table(_p + "PersistentModel", over(ps.PersistentModel, PM.copies, PM.majority_weights, PM.majority_threshold), {
+    *table(_p + "PersistentModel",
+        over(ps.PersistentModel, PM.copies, PM.majority_weights, PM.majority_threshold), {
         "copies": [("list", list(PM.copies))],
         "majority_weights": [("wrong-shape", ones(2))],
         "majority_threshold": [("int", np.asarray(1, np.int32)),

@@ -15,7 +15,8 @@ _h = "jaxbd.sharding."
 ROWS = [
     *cases(_h + "batch_mesh", "devices", SH.batch_mesh, [
         ("empty", []), ("str", "cpu"), ("ints", [0, 1]), ("repeated", [jax.devices()[0]] * 2)]),
-    *cases(_h + "check_mesh", "mesh", SH.check_mesh, [("str", "batch"), ("wrong-axis", Mesh(DEVICES, ("data",)))]),
+    *cases(_h + "check_mesh", "mesh", SH.check_mesh,
+        [("str", "batch"), ("wrong-axis", Mesh(DEVICES, ("data",)))]),
     *table(_h + "sharded_map", over(SH.sharded_map, lambda a: a, lazy(jnp.ones, 3)), {
         "fn": [("not-callable", 3)],
         "batch_size": [("zero", 0), ("float", 1.5)],
