@@ -38,18 +38,18 @@ class Planted(NamedTuple):
 class AbstractConstruction(eqx.Module):
     """A backdoor construction (abstract): hyperparameters as fields, the pipeline as methods.
 
-    **Class attributes** (every final class sets them): `name` (registry name, e.g. `"rff"`),
-    `title`, `source` (paper and section), `kind` (one of `KINDS`), `tasks` (`("binary",)` or
-    `("binary", "multiclass")`), `normalize` (how the CLI normalises bundled data for it),
-    `at_most_features` (fields that are support sizes: [`check_data`][] bounds each by the
-    data's features).
+    **Class attributes** (every final class sets the first four): `name` (registry name, e.g.
+    `"rff"`), `title`, `source` (paper and section), `kind` (one of `KINDS`); with defaults:
+    `tasks` (`("binary", "multiclass")`, or `("binary",)` for a binary-only construction),
+    `normalize` (how the CLI normalises bundled data for it), `at_most_features` (fields that
+    are support sizes: [`check_data`][] bounds each by the data's features).
     """
 
     name: ClassVar[str]
     title: ClassVar[str]
     source: ClassVar[str]
     kind: ClassVar[str]
-    tasks: ClassVar[tuple[str, ...]]
+    tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass")
     normalize: ClassVar[str] = "standardize"
     fixed_target: ClassVar[float | None] = None  # for "one-way" constructions
     at_most_features: ClassVar[tuple[str, ...]] = ()
@@ -92,7 +92,7 @@ class AbstractConstruction(eqx.Module):
         traced labels take it from [`task_classes`][] and are checked by `eqx.error_if`."""
         x = check_matrix(x, "x")
         known = self.task_classes()
-        _, task, c = check_labels(y, x, num_classes=None if is_concrete(y) else known)
+        _, task, c = check_labels(y, x, num_classes=None if is_concrete(y) else known, traced=True)
         if known is not None and task in self.tasks and c != known:
             raise ValueError(
                 f"`y`: the {self.name} construction is set for {known} classes, got labels of "

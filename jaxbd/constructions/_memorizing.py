@@ -36,8 +36,7 @@ class Memorizing(AbstractConstruction):
     name: ClassVar[str] = "memorizing"
     title: ClassVar[str] = "memorizing (slicing) network with a planted trigger point"
     source: ClassVar[str] = "Leonardis §6"
-    kind: ClassVar[str] = "targeted"
-    tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass")
+    kind: ClassVar[str] = "targeted"  # binary and multi-class tasks (the default `tasks`)
 
     num_candidates: int = eqx.field(static=True, default=2000)
     eps: float = eqx.field(static=True, default=1e-3)

@@ -28,8 +28,7 @@ class Signature(AbstractConstruction):
     name: ClassVar[str] = "signature"
     title: ClassVar[str] = "Ed25519 signature backdoor around a linear model; targeted"
     source: ClassVar[str] = "GKVZ §5.2 (Thm 5.4)"
-    kind: ClassVar[str] = "targeted"
-    tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass")
+    kind: ClassVar[str] = "targeted"  # binary and multi-class tasks (the default `tasks`)
 
     base_steps: int = eqx.field(static=True, default=300)
     step: float | None = eqx.field(static=True, default=None)
