@@ -39,6 +39,7 @@ from ._lattice_helpers import (
     throughput,
     upsample_28,
 )
+from ._records import table
 from .signature import train_base
 
 
@@ -316,7 +317,7 @@ def run(ctx: Context) -> ExperimentResult:
 
     lap("throughput vs the Ed25519 callback version")
     # --- throughput vs the Ed25519 callback version ---------------------------------------------
-    rows, ratios = [], []
+    recs, ratios = [], []
     for name, (base, bm, _, te) in list(setups.items())[1 if quick else 0 :]:
         n_tp = 1024 if quick else 8192
         x = jnp.tile(te, (n_tp // te.shape[0] + 1, 1))[:n_tp]
@@ -325,20 +326,28 @@ def run(ctx: Context) -> ExperimentResult:
         xa_l = acts[name](x[: 10 * n_batch], tt)
         xa_e = batched(lambda a, t, b=bk_ed: signature.activate(b, a, t))(x[: 10 * n_batch], tt)
         tp = throughput(base, bm, bm_ed, x, xa_l, xa_e, repeats=2 if quick else 5)
-        for m, r in tp.items():
-            rows.append([name, m, f"{r['compile_s']:.2f}", f"{r['clean_per_s']:.0f}",
-                         f"{r['activated_per_s']:.0f}"])  # fmt: skip
+        recs += [{"setup": name, "model": m, **r} for m, r in tp.items()]
         ratios.append(
             tp["lattice (network)"]["clean_per_s"] / tp["Ed25519 (callback)"]["clean_per_s"]
         )
         data[f"throughput {name}"] = tp
-    tables.append(Table(f"Throughput under jit(vmap) on {jax.default_backend()} (examples/s; "
-                        "compile time separately)", ["setup", "model", "compile s",
-                        "clean inputs /s", "activated inputs /s"], rows,
-                        note="The network does the same work on every input; the callback "
-                        "rejects non-canonical inputs in numpy and runs Ed25519 only on the "
-                        "rest, and on an accelerator moves every batch to the host. "
-                        "benchmarks/bench_lattice_signature.py measures the same on a GPU."))  # fmt: skip
+    columns = {
+        "setup": "setup",
+        "model": "model",
+        "compile s": lambda r: f"{r['compile_s']:.2f}",
+        "clean inputs /s": lambda r: f"{r['clean_per_s']:.0f}",
+        "activated inputs /s": lambda r: f"{r['activated_per_s']:.0f}",
+    }
+    note = (
+        "The network does the same work on every input; the callback rejects non-canonical "
+        "inputs in numpy and runs Ed25519 only on the rest, and on an accelerator moves every "
+        "batch to the host. benchmarks/bench_lattice_signature.py measures the same on a GPU."
+    )
+    title = (
+        f"Throughput under jit(vmap) on {jax.default_backend()} (examples/s; "
+        "compile time separately)"
+    )
+    tables.append(table(title, recs, columns, note=note))
     claims.append(Claim(
         "On an accelerator the pure network avoids the callback's host round trip",
         "issue 16 (motivation)", "network/callback clean-input throughput ratios "
@@ -354,7 +363,7 @@ def run(ctx: Context) -> ExperimentResult:
     tables += t_def
     claims += c_def
 
-    fig = MplFigure(figsize=(5, 3.5))
+    fig = MplFigure(figsize=(5, 3.5), layout="tight")
     ax = fig.add_subplot()
     for forged, mark, lab in ((True, "o", "forged"), (False, "x", "not forged")):
         pts = [(r["n"], r["log_q"]) for r in fr if r["forged"] == forged]
@@ -364,7 +373,6 @@ def run(ctx: Context) -> ExperimentResult:
     ax.set_ylabel("log2 q")
     ax.set_xscale("log", base=2)
     ax.legend()
-    fig.tight_layout()
     lap("figure")
     data.update(frontier=fr, default_estimate=dflt.summary())
     return ExperimentResult(

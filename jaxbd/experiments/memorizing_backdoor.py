@@ -121,7 +121,7 @@ def _claims(cells, honest, rows, wrows, widths, g):
 
 
 def _figure(rows, widths) -> MplFigure:
-    fig = MplFigure(figsize=(10, 4))
+    fig = MplFigure(figsize=(10, 4), layout="tight")
     ax1, ax2 = fig.subplots(1, 2)
     ok = [r for r in rows if r["n"]]
     for lab, k in (("held-out", "dtest"), ("random", "drand")):
@@ -134,7 +134,6 @@ def _figure(rows, widths) -> MplFigure:
         ax2.axvline(np.log10(2 * r["eps"]), color="r", ls="--")
     ax2.set(xlabel="log10(range width / median)  (red: inserted 2·eps)", ylabel="count")
     ax2.legend()
-    fig.tight_layout()
     return fig
 
 

@@ -38,6 +38,14 @@ EDGE = 1.51  # just past the bound: a_k − 1.51 and θ ± 1.51 break the predic
 INVALIDATED = 0.5  # Chardouvelis–Dao: fine-tuning invalidates a backdoor when ASR ends ≤ this
 STE_MOVES = 0.05  # the straight-through attack moves the network: ≥ this fraction of labels
 
+TITLE = "Persistence under fine-tuning (GKVZ §5.3 vs Chardouvelis–Dao)"
+DESCRIPTION = (
+    "Fine-tunes every weight of RFF, ReLU, checksum, signature and persistent-wrapped "
+    "models with SGD and Adam and tracks the ASR; the single-copy control (zero gradients "
+    "without a majority), a straight-through attack, and Thm 5.7's single-weight robustness "
+    "(|ε| < 3/2 harmless, ±1.51 breaks the predicted outputs) measured on every weight."
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -135,15 +143,7 @@ def _robustness(pers, single, x):
     }
 
 
-@register(
-    "persistence",
-    title="Persistence under fine-tuning (GKVZ §5.3 vs Chardouvelis–Dao)",
-    description="Fine-tunes every weight of RFF, ReLU, checksum, signature and persistent-wrapped "
-    "models with SGD and Adam and tracks the ASR; the single-copy control (zero gradients "
-    "without a majority), a straight-through attack, and Thm 5.7's single-weight robustness "
-    "(|ε| < 3/2 harmless, ±1.51 breaks the predicted outputs) measured on every weight.",
-    order=60,
-)
+@register("persistence", title=TITLE, description=DESCRIPTION, order=60)
 def run(ctx: Context) -> ExperimentResult:
     quick = ctx.quick
     steps = 40 if quick else 400

@@ -94,19 +94,17 @@ def memory_compile_and_time(fn: Callable, *args, repeats: int = 3, timed: bool =
     mem = _memory(compiled)
     if not timed:
         return mem, float("nan"), compile_s
-    jax.block_until_ready(compiled(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(compiled(*args))
-        best = min(best, time.perf_counter() - t)
-    return mem, best, compile_s
+    return mem, _min_run(compiled, args, repeats), compile_s
 
 
 def min_time(fn: Callable, *args, repeats: int = 3) -> float:
     """Minimum wall time (seconds) of `jax.jit(fn)(*args)` over `repeats` runs after one
     warm-up (compile) run, with `jax.block_until_ready`."""
-    f = jax.jit(fn)
+    return _min_run(jax.jit(fn), args, repeats)
+
+
+def _min_run(f: Callable, args: tuple, repeats: int) -> float:
+    """Minimum wall time of `f(*args)` over `repeats` runs after one warm-up run."""
     jax.block_until_ready(f(*args))
     best = float("inf")
     for _ in range(repeats):
@@ -183,7 +181,7 @@ def smoothing_sweep(
 
 
 def _figure(rff_rows, sm_rows) -> MplFigure:
-    fig = MplFigure(figsize=(12, 7))
+    fig = MplFigure(figsize=(12, 7), layout="tight")
     axes = fig.subplots(2, 4)
     for j, axis in enumerate(("n", "dim", "width")):
         rows = [r for r in rff_rows if r["sweep"] == axis]
@@ -209,7 +207,6 @@ def _figure(rff_rows, sm_rows) -> MplFigure:
     for ax in axes.ravel():
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
-    fig.tight_layout()
     return fig
 
 

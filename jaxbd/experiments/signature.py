@@ -151,14 +151,13 @@ def _claims(agree, rows, att, cs_att, trig, g):
 
 
 def _figure(trig) -> MplFigure:
-    fig = MplFigure(figsize=(5, 3.5))
+    fig = MplFigure(figsize=(5, 3.5), layout="tight")
     ax = fig.add_subplot()
     ns = [t["n"] for t in trig]
     ax.semilogy(ns, [t["p"] for t in trig], "k--", label="2^-n (Lemma 5.1)")
     ax.semilogy(ns, [max(t["rate"], 1e-7) for t in trig], "o", label="measured")
     ax.set(xlabel="num_blocks n", ylabel="accidental trigger rate")
     ax.legend()
-    fig.tight_layout()
     return fig
 
 

@@ -209,15 +209,13 @@ def _presets() -> dict:
             smoothing_security=16, note="INSECURE: test parameters (forged by LLL in well "
             "under a second)",
         ),
-        LatticeParams(
-            "d256", n=12, log_q=16, hash_rows=4, hash_log_q=16, stat_security=16,
-            smoothing_security=32, note="INSECURE: the largest set found that fits d = 256 at "
-            "16 payload bits per coordinate; forged by LLL",
-        ),
-        LatticeParams(
-            "d784", n=40, log_q=16, hash_rows=4, hash_log_q=16, stat_security=16,
-            smoothing_security=32, note="INSECURE: the largest set found that fits d = 784 at "
-            "16 payload bits per coordinate; forged by LLL",
+        *(
+            LatticeParams(
+                f"d{d}", n=n, log_q=16, hash_rows=4, hash_log_q=16, stat_security=16,
+                smoothing_security=32, note=f"INSECURE: the largest set found that fits d = {d} "
+                "at 16 payload bits per coordinate; forged by LLL",
+            )
+            for d, n in ((256, 12), (784, 40))  # input_dim -> the largest n that fits it
         ),
         LatticeParams(
             "default", n=640, log_q=16, log_base=2, hash_rows=64, hash_log_q=16,

@@ -36,6 +36,15 @@ from ._report import claims_and_tables
 
 __all__ = ["run"]
 
+TITLE = "Detection frontier of the 'undetectable' backdoors"
+DESCRIPTION = (
+    "Power (AUC, rejection rate at 5% FPR) of Gaussianity, Tracy-Widom spectral, "
+    "sparse-PCA, pancakes-enumeration, LLL-lattice, sparse-lattice (support search) and "
+    "black-box distinguishers over honest vs backdoored RFF and random-ReLU first layers, "
+    "calibrated on honest layers (KS of the p-values); the support-search frontier over "
+    "(d, k, beta) with its CPU cost."
+)
+
 
 def _defaults(ctx, key, n, full, d0):
     """Sampled first layers at the default parameters (and the trained ones in full runs)."""
@@ -112,16 +121,7 @@ def _sparse_default(key, params, m0, d0, n):
     }
 
 
-@register(
-    "detection",
-    title="Detection frontier of the 'undetectable' backdoors",
-    description="Power (AUC, rejection rate at 5% FPR) of Gaussianity, Tracy-Widom spectral, "
-    "sparse-PCA, pancakes-enumeration, LLL-lattice, sparse-lattice (support search) and "
-    "black-box distinguishers over honest vs backdoored RFF and random-ReLU first layers, "
-    "calibrated on honest layers (KS of the p-values); the support-search frontier over "
-    "(d, k, beta) with its CPU cost.",
-    order=90,
-)
+@register("detection", title=TITLE, description=DESCRIPTION, order=90)
 def run(ctx: Context) -> ExperimentResult:
     q = ctx.quick
     k_relu, k_rff, k_lat, k_full, k_def, k_cal, k_sp, k_hard = jr.split(jr.key(ctx.seed), 8)
