@@ -13,14 +13,22 @@ from ._numbers import is_concrete
 
 
 def check_labels(
-    y, x, *, name: str = "y", num_classes: int | None = None, training: bool = True
+    y,
+    x,
+    *,
+    name: str = "y",
+    num_classes: int | None = None,
+    training: bool = True,
+    traced: bool = False,
 ) -> tuple[Array, str, int]:
     """Validate labels against `x` and infer the task.
 
     Concrete labels are checked on the host (`ValueError`). Traced labels (under `jit`/`vmap`)
-    cannot decide the task: `num_classes` must then be given (the task is static: a
-    construction's or a `Dataset`'s `num_classes`), and their values are checked with
-    `eqx.error_if` (a run-time error naming `name`), so a bad label never gives a silent answer.
+    are refused unless the caller can take them (`traced=True`: code that traces, not host-level
+    code such as the metrics); they cannot decide the task, so `num_classes` must then be given
+    (the task is static: a construction's or a `Dataset`'s `num_classes`), and their values are
+    checked with `eqx.error_if` (a run-time error naming `name`): a bad label never gives a
+    silent answer.
 
     Returns `(y, task, num_classes)`, where `task` is `"binary"` (labels exactly ±1, returned as
     floats) or `"multiclass"` (integer labels `0..c-1`, `c >= 3`, returned as int32).
@@ -41,6 +49,8 @@ def check_labels(
             f"`x` and `{name}` have different lengths: {x.shape[0]} examples, {y.shape[0]} labels."
         )
     if not is_concrete(y):
+        if not traced:
+            raise ValueError(f"`{name}` must be a concrete array (labels decide the task).")
         return _check_traced_labels(y, x, name, num_classes, training)
     y_np = np.asarray(y)
     if np.issubdtype(y_np.dtype, np.floating) and not np.all(np.isfinite(y_np)):
@@ -126,12 +136,15 @@ def _check_traced_labels(y, x, name, num_classes, training):
     return y.astype(jnp.int32), "multiclass", c
 
 
-def check_xy(x, y, *, num_classes: int | None = None) -> tuple[Array, Array, str, int]:
+def check_xy(
+    x, y, *, num_classes: int | None = None, traced: bool = False
+) -> tuple[Array, Array, str, int]:
     """Validate a training set; returns `(x, y, task, num_classes)`.
 
-    `num_classes` (the task, when known without the labels) is required for traced `y`."""
+    `traced=True` accepts traced labels ([`check_labels`][]); they need `num_classes` (the
+    task, when known without the labels)."""
     x = check_matrix(x, "x")
-    y, task, c = check_labels(y, x, num_classes=num_classes)
+    y, task, c = check_labels(y, x, num_classes=num_classes, traced=traced)
     return x, y, task, c
 
 

@@ -92,7 +92,7 @@ class AbstractConstruction(eqx.Module):
         traced labels take it from [`task_classes`][] and are checked by `eqx.error_if`."""
         x = check_matrix(x, "x")
         known = self.task_classes()
-        _, task, c = check_labels(y, x, num_classes=None if is_concrete(y) else known)
+        _, task, c = check_labels(y, x, num_classes=None if is_concrete(y) else known, traced=True)
         if known is not None and task in self.tasks and c != known:
             raise ValueError(
                 f"`y`: the {self.name} construction is set for {known} classes, got labels of "

@@ -19,7 +19,9 @@ class ReLU(AbstractConstruction):
     **Fields:** `width`, `sparsity` (support of s), `theta` (spike), `strength` (ℓ2 of the
     activation), `head` (`"trained"`, the default: a fitted high-entropy head, so the honest
     model is a real classifier; `"uniform"`: Alg. 7 taken literally, which on the bundled data
-    is a constant classifier at the majority rate).
+    is a constant classifier at the majority rate). The task is binary by construction, so
+    `plant` takes traced labels (jit/vmap over data; a label other than ±1 raises by
+    `eqx.error_if`, naming `y`).
     """
 
     name: ClassVar[str] = "relu"

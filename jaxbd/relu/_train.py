@@ -19,7 +19,7 @@ from .._validate import (
 )
 from ._head import _fit_head
 from ._model import RandomReLU, ReLUBackdoorKey, _check_key
-from ._spiked import _secret, spiked_gaussian
+from ._spiked import sample_sparse_secret, spiked_gaussian
 
 
 def _check_common(x, y, width, head, head_mix, head_steps, head_lr):
@@ -27,7 +27,7 @@ def _check_common(x, y, width, head, head_mix, head_steps, head_lr):
 
     The task is binary by construction, so the labels may be traced (jit/vmap over data):
     then they are checked by `eqx.error_if` (a label other than ±1 raises, naming `y`)."""
-    x, y, task, _ = check_xy(x, y, num_classes=None if is_concrete(y) else 2)
+    x, y, task, _ = check_xy(x, y, num_classes=None if is_concrete(y) else 2, traced=True)
     if task != "binary":
         raise ValueError(
             "`y` must hold binary labels -1.0/+1.0 (the random-ReLU model is binary)."
@@ -113,7 +113,7 @@ def backdoor(
 
     warn_if_detectable("relu", dim=x.shape[1], width=width, sparsity=sparsity, theta=theta)
     k_secret, k_g, k_head = jr.split(key, 3)
-    s = _secret(k_secret, x.shape[1], sparsity, x.dtype)
+    s = sample_sparse_secret(k_secret, x.shape[1], sparsity, dtype=x.dtype)
     g = spiked_gaussian(k_g, s, width, theta=theta)
     return _fit_head(k_head, g, x, y, **kw), ReLUBackdoorKey(secret=s, theta=theta)
 

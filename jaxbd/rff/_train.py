@@ -77,9 +77,9 @@ def _validate_train(x, y, num_classes, width, bandwidth, loss, weight_decay, ste
     need the task (`num_classes`) and are checked by `eqx.error_if` (`jaxbd._validate`)."""
     if is_concrete(x) and is_concrete(y):
         with jax.ensure_compile_time_eval():
-            x, y, task, c = check_xy(x, y, num_classes=num_classes)
+            x, y, task, c = check_xy(x, y, num_classes=num_classes, traced=True)
     else:  # (not under ensure_compile_time_eval: `eqx.error_if` would then always raise)
-        x, y, task, c = check_xy(x, y, num_classes=num_classes)
+        x, y, task, c = check_xy(x, y, num_classes=num_classes, traced=True)
     settings: dict[str, Any] = dict(
         task=task,
         num_classes=c,
