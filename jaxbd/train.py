@@ -21,14 +21,13 @@ the optimiser are static and checked on the host.
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import optax
 from jaxtyping import PRNGKeyArray, PyTree
 
-from ._validate import as_key, check_int_range
+from ._validate import as_key, check_int_range, checked_jit
 
 
 __all__ = ["minimize", "check_optimizer", "record_steps"]
@@ -75,7 +74,7 @@ def _promotion():
     return jax.numpy_dtype_promotion("standard")
 
 
-@eqx.filter_jit
+@checked_jit  # checks raise on the host, so JAX's persistent cache can keep the program
 def _loop(key, objective, params, optimizer, steps, every, record):
     grad_fn = jax.value_and_grad(objective)
 

@@ -9,7 +9,9 @@ the checked value, which the caller must use (that is how `eqx.error_if` attache
 Split by idea behind this one surface: `_numbers` (numbers, concrete or traced), `_integers`
 (static integers), `_arrays` (floating dtype, finite values, data shapes), `_labels` (labels
 and targets of a task), `_fields` (fields checked in `__check_init__`), `_keys` (PRNG keys
-and a construction's objects).
+and a construction's objects), `_runtime` (the traced form of every value check:
+`runtime_check`, and `checked_jit` for the library's own compiled programs, whose checks are
+`checkify` error values instead of host callbacks, so JAX's persistent cache can keep them).
 """
 
 from ._arrays import (
@@ -44,3 +46,4 @@ from ._numbers import (
     positive_numbers as positive_numbers,
     real_numbers as real_numbers,
 )
+from ._runtime import checked_jit as checked_jit, runtime_check as runtime_check

@@ -1,12 +1,12 @@
 """Arrays: real floating dtype (never a silent cast), finite values, shapes of data."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
 from ._numbers import is_concrete
+from ._runtime import runtime_check
 
 
 def check_floating(x, name: str) -> Array:
@@ -68,7 +68,7 @@ def check_finite(x, name: str) -> Array:
         if not np.all(np.isfinite(np.asarray(x))):
             raise ValueError(f"`{name}` contains NaN or inf values.")
         return x
-    return eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), f"`{name}` contains NaN or inf values.")
+    return runtime_check(x, ~jnp.isfinite(x), f"`{name}` contains NaN or inf values.")
 
 
 def check_matrix(x, name: str, *, dim: int | None = None) -> Array:

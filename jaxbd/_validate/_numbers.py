@@ -1,4 +1,5 @@
-"""Numbers, concrete or traced: a host `ValueError` when concrete, `eqx.error_if` under a trace.
+"""Numbers, concrete or traced: a host `ValueError` when concrete, a run-time check under a trace
+(`_runtime.runtime_check`: `eqx.error_if`, or `checkify` inside the library's own programs).
 
 The traced forms return the checked value, which the caller must use (that is how
 `eqx.error_if` attaches the check).
@@ -7,11 +8,12 @@ The traced forms return the checked value, which the caller must use (that is ho
 import math
 from typing import Any, TypeVar, cast
 
-import equinox as eqx
 import jax
 import jax.core
 import jax.numpy as jnp
 import numpy as np
+
+from ._runtime import runtime_check
 
 
 _T = TypeVar("_T")
@@ -45,7 +47,7 @@ def check_positive(value: _T, name: str, *, allow_zero: bool = False) -> _T:
         if not jnp.issubdtype(v.dtype, jnp.floating) and not jnp.issubdtype(v.dtype, jnp.integer):
             raise ValueError(f"`{name}` must be a real number, got dtype {v.dtype}.")
         bad = ~jnp.isfinite(v) | (v < 0) | ((v == 0) & (not allow_zero))
-        return eqx.error_if(value, jnp.any(bad), what + ".")
+        return runtime_check(value, bad, what + ".")
     v = _host_float(value, f"`{name}` must be a real number {bound}", what)
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{what}, got {value!r}.")
@@ -75,7 +77,7 @@ def check_range(
             bad = bad | ((v <= low) if low_open else (v < low))
         if high is not None:
             bad = bad | ((v >= high) if high_open else (v > high))
-        return eqx.error_if(value, jnp.any(bad), what + ".")
+        return runtime_check(value, bad, what + ".")
     v = _host_float(value, what, what)
     ok = math.isfinite(v)
     if ok and low is not None:

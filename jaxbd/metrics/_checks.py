@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._validate import check_labels, is_concrete, output_shape
+from .._validate import check_labels, checked_jit, is_concrete, output_shape
 
 
-@eqx.filter_jit
+@checked_jit  # concrete calls: checks raise on the host, the program stays cacheable
 def _scores(model, x):
     return jax.vmap(model)(x)
 

@@ -4,13 +4,13 @@ statistic once for the whole batch."""
 
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._validate import checked_jit
 from ..sharding import check_mesh, to_host
 from ._checks import check_alpha, check_bound, check_sizes, finite_outputs, prepare
 from ._single import certify_core, predict_core, smooth_core
@@ -54,7 +54,7 @@ def map_rows(one, key, x, *, batch_size: int, draws: int, mesh: Mesh):
     return jax.tree_util.tree_map(lambda a: a[:n], out)
 
 
-@eqx.filter_jit
+@checked_jit  # the model's own checks raise on the host: no callback, cacheable
 def _rows_jit(core, key, model, x, sigma, *, draws, batch_size, mesh, **static):
     one = lambda k, xi: core(k, model, xi, sigma, batch_size=batch_size, **static)  # noqa: E731
     return map_rows(one, key, x, batch_size=batch_size, draws=draws, mesh=mesh)
