@@ -11,7 +11,6 @@ $-1.2065$.
 """
 
 import numpy as np
-from scipy.special import airy
 
 from jaxbd._validate import real_numbers
 
@@ -19,6 +18,12 @@ from jaxbd._validate import real_numbers
 __all__ = ["tracy_widom1_cdf", "tracy_widom1_sf"]
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(64)
+
+
+def _airy(z):
+    from scipy.special import airy  # lazy: only when the Tracy-Widom table is built
+
+    return airy(z)
 
 
 def _as_s(s) -> np.ndarray:
@@ -38,7 +43,7 @@ def _cdf_one(s: float) -> float:
     x = (_NODES + 1.0) * (length / 2.0)
     w = _WEIGHTS * (length / 2.0)
     sw = np.sqrt(w)
-    kernel = airy(x[:, None] + x[None, :] + s)[0]
+    kernel = _airy(x[:, None] + x[None, :] + s)[0]
     mat = np.eye(x.size) - sw[:, None] * kernel * sw[None, :]
     return float(min(1.0, max(0.0, np.linalg.det(mat))))
 
@@ -59,7 +64,7 @@ def _sf_one(s: float) -> float:
         x = (_NODES + 1.0) * (length / 2.0)
         w = _WEIGHTS * (length / 2.0)
         sw = np.sqrt(w)
-        k = sw[:, None] * airy(x[:, None] + x[None, :] + s)[0] * sw[None, :]
+        k = sw[:, None] * _airy(x[:, None] + x[None, :] + s)[0] * sw[None, :]
         t1 = np.trace(k)
         t2 = np.trace(k @ k)
         return float(max(0.0, t1 - (t1**2 - t2) / 2.0))

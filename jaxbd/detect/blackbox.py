@@ -20,7 +20,6 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
-from scipy.stats import binomtest
 
 from jaxbd._validate import (
     as_key,
@@ -118,6 +117,8 @@ def probe(
     baseline_rate = float(
         check_range(baseline_rate, "baseline_rate", low=0.0, high=1.0, high_open=True)
     )
+    from scipy.stats import binomtest  # lazy: ~0.7 s of start-up
+
     queries = probe_queries(key, x, scales=scales, num_queries=num_queries)
     rates, pvals = {}, []
     for name, q in queries.items():

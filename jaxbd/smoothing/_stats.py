@@ -10,7 +10,6 @@ import jax
 import jax.core
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 from jaxtyping import Array
 
 
@@ -24,6 +23,8 @@ def binom_two_sided_p(n_a, n_b) -> np.ndarray:
     n_a = np.asarray(n_a, np.int64)
     n_b = np.asarray(n_b, np.int64)
     n = n_a + n_b
+    import scipy.stats  # lazy: ~0.7 s of start-up
+
     p = 2.0 * scipy.stats.binom.cdf(np.minimum(n_a, n_b), n, 0.5)
     return np.where(n > 0, np.minimum(p, 1.0), 1.0)
 
@@ -32,6 +33,8 @@ def clopper_pearson_lower(k, n, alpha: float) -> np.ndarray:
     """One-sided (1 - alpha) Clopper–Pearson lower bound of a binomial proportion."""
     k = np.asarray(k, np.int64)
     n = np.asarray(n, np.int64)
+    import scipy.stats  # lazy: ~0.7 s of start-up
+
     lo = scipy.stats.beta.ppf(alpha, np.maximum(k, 1), n - k + 1)
     return np.where(k > 0, lo, 0.0)
 
@@ -40,6 +43,8 @@ def radius(alpha: float, n: int, k, sigma):
     """(abstain, radius) in float64 from the hit count `k` of `n` draws (Cohen et al.)."""
     p_lo = clopper_pearson_lower(k, n, alpha)
     certified = p_lo > 0.5
+    import scipy.stats  # lazy: ~0.7 s of start-up
+
     # p_lo < 1 for every k <= n, so norm.ppf is finite; it only saturates near 1 in float64.
     z = scipy.stats.norm.ppf(np.clip(p_lo, 0.5, np.nextafter(1.0, 0.0)))
     return ~certified, np.where(certified, np.asarray(sigma, np.float64) * z, 0.0)
