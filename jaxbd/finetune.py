@@ -42,7 +42,7 @@ never a NaN model returned silently.
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import equinox as eqx
 import jax
@@ -55,6 +55,15 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray, PyTree
 from . import _model_kinds as kinds
 from ._validate import as_key, check_finite, check_floating, check_int_range, is_concrete
 from .train import check_optimizer, minimize, record_steps
+
+
+# What pyright checks. At run time `as_key` and `check_optimizer` check these two themselves
+# (a `ValueError` naming the argument, a string optimizer included), not the import hook.
+if TYPE_CHECKING:
+    _Key = PRNGKeyArray
+    _Optimizer = optax.GradientTransformation
+else:
+    _Key = _Optimizer = object
 
 
 # (`logistic_loss` and `cross_entropy_loss`, the default losses, are public names for `loss=`;
@@ -279,12 +288,12 @@ class _Record(eqx.Module):
 
 
 def finetune(
-    key: PRNGKeyArray,
+    key: _Key,
     model: Model,
     x: ArrayLike,
     y: ArrayLike,
     *,
-    optimizer: optax.GradientTransformation,
+    optimizer: _Optimizer,
     steps: int,
     batch_size: int | None = None,
     loss: Callable | None = None,
@@ -333,12 +342,12 @@ def finetune(
 
 
 def finetune_with_history(
-    key: PRNGKeyArray,
+    key: _Key,
     model: Model,
     x: ArrayLike,
     y: ArrayLike,
     *,
-    optimizer: optax.GradientTransformation,
+    optimizer: _Optimizer,
     steps: int,
     history_every: int,
     metrics: Mapping[str, Callable] | None = None,

@@ -60,7 +60,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._validate import (
     check_array_field,
@@ -92,8 +92,8 @@ class PersistentModel(eqx.Module):
     """
 
     copies: tuple[Callable[..., Array], ...]
-    majority_weights: Float[Array, " k"]
-    majority_threshold: Float[Array, ""]
+    majority_weights: Float[Array | np.ndarray, " k"]
+    majority_threshold: Float[Array | np.ndarray, ""]
 
     def __check_init__(self):
         if not isinstance(self.copies, tuple):
@@ -119,7 +119,7 @@ class PersistentModel(eqx.Module):
                 f"{self.majority_weights.dtype} and {self.majority_threshold.dtype}."
             )
 
-    def bits(self, x: Array) -> Float[Array, " k"]:
+    def bits(self, x: ArrayLike) -> Float[Array, " k"]:
         """The thresholded outputs $o_k = [N_k(x) \\ge 0]$ of the copies.
 
         `x` must be a finite floating array (`ValueError`, or under `jit`/`vmap` a runtime
@@ -140,7 +140,7 @@ class PersistentModel(eqx.Module):
         dtype = self.majority_weights.dtype
         return jnp.stack([jnp.where(o >= 0, 1.0, 0.0).astype(dtype) for o in outs])
 
-    def __call__(self, x: Array) -> Float[Array, ""]:
+    def __call__(self, x: ArrayLike) -> Float[Array, ""]:
         s = self.majority_weights @ self.bits(x) - self.majority_threshold
         return jnp.where(s >= 0, 1.0, -1.0).astype(self.majority_weights.dtype)
 

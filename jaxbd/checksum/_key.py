@@ -28,8 +28,8 @@ class ChecksumKey(AbstractBackdoorKey):
     coordinate), `v` (`(n,)` int32 in `{0, 1}`), `out_index` and `num_blocks` (static ints).
     """
 
-    block_of: Int[Array, " d"]
-    v: Int[Array, " n"]
+    block_of: Int[Array | np.ndarray, " d"]
+    v: Int[Array | np.ndarray, " n"]
     out_index: int = eqx.field(static=True)
     num_blocks: int = eqx.field(static=True)
 

@@ -20,8 +20,8 @@ class ThresholdLayer(eqx.Module):
     $[w_j z_j - b_j \ge 0]$ (one single-input perceptron per coordinate).
     """
 
-    weight: Float[Array, "..."]
-    bias: Float[Array, " out"]
+    weight: Float[Array | np.ndarray, "..."]
+    bias: Float[Array | np.ndarray, " out"]
     diagonal: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
@@ -52,7 +52,7 @@ class ThresholdLayer(eqx.Module):
         return int(self.bias.shape[0])
 
     def __call__(self, z: Float[Array, " n"]) -> Float[Array, " out"]:
-        w, b = self.weight.astype(z.dtype), self.bias.astype(z.dtype)
+        w, b = jnp.asarray(self.weight, z.dtype), jnp.asarray(self.bias, z.dtype)
         return _step((w * z if self.diagonal else w @ z) - b)
 
 

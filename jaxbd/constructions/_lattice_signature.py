@@ -6,7 +6,7 @@ key holds MP12's gadget trapdoor. Inputs live in $[0, 1]^d$ (the CLI scales bund
 """
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -22,6 +22,12 @@ from ._registry import register
 __all__ = ["LatticeSignature", "choose_params"]
 
 _PARAMS = ("auto", *ls.PARAMETER_SETS)
+# A str for pyright; at run time `__check_init__` checks `params` (a ValueError naming it),
+# not the import hook.
+if TYPE_CHECKING:
+    _ParamsName = str
+else:
+    _ParamsName = object
 _LOG = logging.getLogger("jaxbd")
 
 
@@ -88,7 +94,7 @@ class LatticeSignature(AbstractConstruction):
     tasks: ClassVar[tuple[str, ...]] = ("binary", "multiclass")
     normalize: ClassVar[str] = "unit_interval"
 
-    params: str = eqx.field(static=True, default="auto")
+    params: _ParamsName = eqx.field(static=True, default="auto")
     coarse_bits: int = eqx.field(static=True, default=7)
     base_steps: int = eqx.field(static=True, default=300)
 

@@ -25,7 +25,7 @@ same registry.
 
 import abc
 import threading
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import equinox as eqx
 import jax
@@ -70,7 +70,7 @@ class AbstractDistinguisher(eqx.Module):
         when `traced = False`)."""
 
     @abc.abstractmethod
-    def p_value(self, statistic, shape: tuple[int, int], prepared) -> np.ndarray:
+    def p_value(self, statistic, shape: tuple[int, int], prepared) -> np.ndarray | np.floating:
         """Host p-values of `statistic` (any shape) under the honest null for weights of `shape`."""
 
     @abc.abstractmethod
@@ -158,7 +158,12 @@ def _sharded_statistics(bound, ws):
 _lock = threading.Lock()
 _REGISTRY: dict[str, type[AbstractDistinguisher]] = {}
 
-_D = TypeVar("_D", bound=type[AbstractDistinguisher])
+# Bound for pyright; at run time `register` checks `cls` itself (a TypeError naming
+# AbstractDistinguisher), not the import hook.
+if TYPE_CHECKING:
+    _D = TypeVar("_D", bound=type[AbstractDistinguisher])
+else:
+    _D = TypeVar("_D")
 
 
 def register(cls: _D) -> _D:

@@ -112,7 +112,9 @@ def as_numpy64(w) -> np.ndarray:
     return np.asarray(w, dtype=np.float64)
 
 
-def bonferroni_p_value(sf, statistic, num_rows: int, num_tests: int, tests_name: str):
+def bonferroni_p_value(
+    sf, statistic, num_rows: int, num_tests: int, tests_name: str
+) -> np.ndarray | np.floating:
     r"""$\min(1, K\,\mathrm{sf}(\text{statistic}; m))$ on the host: the Bonferroni bound
     over `num_tests` ($K$) tests of `num_rows` ($m$) rows each, `sf(s, m)` the null survival
     function of one test (e.g. `scipy.stats.kstwo.sf`)."""

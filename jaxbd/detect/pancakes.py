@@ -90,9 +90,9 @@ def candidate_directions(key, size: int, num: int, dtype=jnp.float32) -> Float[A
 
 
 def pancake_statistics(
-    w: Float[Array, "m d"],
-    supports: Int[Array, "s k"],
-    directions: Float[Array, "n k"],
+    w: Float[ArrayLike, "m d"],
+    supports: Int[ArrayLike, "s k"],
+    directions: Float[ArrayLike, "n k"],
     gamma: float,
     batch_size: int = 8,
     chunk: int = 2048,

@@ -49,7 +49,7 @@ def _centring(m: int, d: int) -> tuple[float, float]:
     return (a + b) ** 2, (a + b) * (1 / a + 1 / b) ** (1 / 3)
 
 
-def spectral_statistic(w: Float[Array, "m d"]) -> Float[Array, ""]:
+def spectral_statistic(w: Float[ArrayLike, "m d"]) -> Float[Array, ""]:
     r"""$(\ell_1(W^\top W) - \mu_{md}) / \sigma_{md}$ (Johnstone 2001 with Ma's 2012 finite-size
     centring); jit/vmap-able."""
     w = traced_weights(w)

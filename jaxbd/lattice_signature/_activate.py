@@ -16,7 +16,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._validate import check_example, check_instance, check_target, is_concrete
 from ._checks import (
@@ -145,7 +145,7 @@ def _check_target(enc: Encoding, target):
 
 
 def activate(
-    backdoor_key: LatticeSignatureKey, x: Float[Array, " d"], target
+    backdoor_key: LatticeSignatureKey, x: Float[ArrayLike, " d"], target
 ) -> Float[Array, " d"]:
     r"""Sign `x`'s message for `target` and write the signature into its low-order grid bits.
 
@@ -174,7 +174,7 @@ def activate(
         if np.any(xn < 0) or np.any(xn > 1):
             raise ValueError(what[:-1] + f", got values in [{xn.min()}, {xn.max()}].")
     else:
-        x = eqx.error_if(x, jnp.any((x < 0) | (x > 1)), what)
+        x = jnp.asarray(eqx.error_if(x, jnp.any((x < 0) | (x > 1)), what))
     t = _check_target(enc, target)
     signer = _signer(bk)
     if is_concrete(x) and is_concrete(t):

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Int, PRNGKeyArray, UInt8
+from jaxtyping import Array, Integer, PRNGKeyArray, UInt8
 
 from .._validate import as_key, check_int_range, is_concrete
 from ..keys import AbstractBackdoorKey
@@ -34,8 +34,8 @@ class GadgetTrapdoor(AbstractBackdoorKey):
     """The secret: `r` (`(mbar, w)` int8 in {-1, 0, 1}, MP12's trapdoor) and `seed` (`(32,)`
     uint8, keys the deterministic signing randomness)."""
 
-    r: Int[Array, "mbar w"]
-    seed: UInt8[Array, " 32"]
+    r: Integer[Array | np.ndarray, "mbar w"]
+    seed: UInt8[Array | np.ndarray, " 32"]
 
     def __check_init__(self):
         _int_array(self.r, "r", 2)
@@ -49,12 +49,12 @@ class PublicKey(eqx.Module):
     (CHKP blocks), `u` (target) and the message-hash matrix `hash_matrix` (`(n_h, d F)`, one
     column per grid bit, zero on the signature's bits); int32."""
 
-    a_hat: Int[Array, "n a"]
-    a_gadget: Int[Array, "n w"]
-    ext0: Int[Array, "n e"]
-    ext1: Int[Array, "n e"]
-    u: Int[Array, " n"]
-    hash_matrix: Int[Array, "nh N"]
+    a_hat: Integer[Array | np.ndarray, "n a"]
+    a_gadget: Integer[Array | np.ndarray, "n w"]
+    ext0: Integer[Array | np.ndarray, "n e"]
+    ext1: Integer[Array | np.ndarray, "n e"]
+    u: Integer[Array | np.ndarray, " n"]
+    hash_matrix: Integer[Array | np.ndarray, "nh N"]
 
     def __check_init__(self):
         for name in ("a_hat", "a_gadget", "ext0", "ext1", "hash_matrix"):

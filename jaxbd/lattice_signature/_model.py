@@ -40,7 +40,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._validate import check_floating
 from ._encoding import Encoding
@@ -219,7 +219,7 @@ class LatticeSignatureBackdooredModel(eqx.Module):
             )
         return x
 
-    def verify(self, x: Float[Array, " d"]) -> tuple[Array, Array]:
+    def verify(self, x: Float[ArrayLike, " d"]) -> tuple[Array, Array]:
         """The verifier network on one example: `(accepted, onehot)` (float32 0/1; `onehot` is
         the decoded target, all zeros for an index that is not a label)."""
         x = self._input(x)
@@ -241,7 +241,7 @@ class LatticeSignatureBackdooredModel(eqx.Module):
         ok = self.conjunction(jnp.concatenate([thr, canon, rng_ok, onehot]))[0]
         return ok, onehot
 
-    def __call__(self, x: Float[Array, " d"]) -> Array:
+    def __call__(self, x: Float[ArrayLike, " d"]) -> Array:
         x = self._input(x)
         y = self.base(x)
         want = () if self.encoding.binary else (self.encoding.num_labels,)

@@ -34,7 +34,9 @@ def _duplicates_with_different_labels(x: np.ndarray, cls: np.ndarray):
 
 
 def from_direction(
-    w: Float[ArrayLike, " d"],
+    # `_d`: not bound, so a wrong length meets the library's check, which names `w` (a bound
+    # `d` would make the import hook reject `x` instead)
+    w: Float[ArrayLike, " _d"],
     x: Float[ArrayLike, "n d"],
     y: ArrayLike,
     *,

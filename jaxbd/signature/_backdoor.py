@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._validate import (
     check_example,
@@ -123,7 +123,7 @@ def _range_error(enc: Encoding, dtype) -> ValueError:
     )
 
 
-def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float[Array, " d"]:
+def activate(backdoor_key: SignatureKey, x: Float[ArrayLike, " d"], target) -> Float[Array, " d"]:
     r"""Sign `x`'s message for `target` and write the signature into its low-order digits.
 
     GKVZ Thm 5.4, Activate: $x' = (w, y, \mathrm{Sign}(sk, w \| y))$ in this library's encoding
@@ -160,7 +160,7 @@ def activate(backdoor_key: SignatureKey, x: Float[Array, " d"], target) -> Float
     )
 
 
-def can_activate(backdoor_key: SignatureKey, x: Float[Array, " d"]) -> Bool[Array, ""]:
+def can_activate(backdoor_key: SignatureKey, x: Float[ArrayLike, " d"]) -> Bool[Array, ""]:
     """Whether [`activate`][] can sign `x` (its payload coordinates finite and inside the exactly
     decodable range, module docstring); jit/vmap-able (a host callback when traced). Under
     `jit`/`vmap`, `activate` returns such a row unchanged instead of failing the batch."""

@@ -7,7 +7,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._validate import check_example, check_host_floating, check_instance, is_concrete
 from ._encoding import Encoding
@@ -24,7 +24,7 @@ class SignatureBackdooredModel(eqx.Module):
     """
 
     base: Callable[..., Any]  # any model x (d,) -> score () or logits (c,); checked below
-    target_outputs: Float[Array, "..."]
+    target_outputs: Float[Array | np.ndarray, "..."]
     public_key: bytes = eqx.field(static=True)
     encoding: Encoding = eqx.field(static=True)
 
@@ -46,7 +46,7 @@ class SignatureBackdooredModel(eqx.Module):
                 f"labels, got {t.shape}."
             )
 
-    def verify(self, x: Float[Array, " d"]) -> tuple[Array, Array]:
+    def verify(self, x: Float[ArrayLike, " d"]) -> tuple[Array, Array]:
         """`(valid, target_index)` for one example (host callback; jit/vmap-able)."""
         x = check_example(x, self.encoding.input_dim)
         shapes = (
@@ -56,7 +56,7 @@ class SignatureBackdooredModel(eqx.Module):
         fn = _verifier(self.public_key, self.encoding)
         return jax.pure_callback(fn, shapes, jax.lax.stop_gradient(x), vmap_method="broadcast_all")
 
-    def __call__(self, x: Float[Array, " d"]) -> Array:
+    def __call__(self, x: Float[ArrayLike, " d"]) -> Array:
         x = check_example(x, self.encoding.input_dim)
         y = self.base(x)
         enc = self.encoding
@@ -71,7 +71,9 @@ class SignatureBackdooredModel(eqx.Module):
         return jnp.where(ok, target_out, y)
 
 
-def verify(model: SignatureBackdooredModel, x: Float[Array, "*batch d"]) -> tuple[Array, Array]:
+def verify(
+    model: SignatureBackdooredModel, x: Float[ArrayLike, "*batch d"]
+) -> tuple[Array, Array]:
     """`(valid, target_index)` for a batch of inputs (any leading shape), host-side.
 
     `x` must be concrete (under `jit`/`vmap` use `model.verify` per example), real floating and
