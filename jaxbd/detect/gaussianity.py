@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-def ks_statistics(x: Float[Array, "m k"]) -> Float[Array, " k"]:
+def ks_statistics(x: Float[ArrayLike, "m k"]) -> Float[Array, " k"]:
     r"""Two-sided KS statistic $D_m = \sup_t |F_m(t) - \Phi(t)|$ of each column of `x`."""
     x = traced_weights(x, "x")
     m = x.shape[0]
@@ -57,7 +57,7 @@ def ks_statistics(x: Float[Array, "m k"]) -> Float[Array, " k"]:
 
 
 def gaussianity_statistic(
-    w: Float[Array, "m d"], projections: Float[Array, "p d"]
+    w: Float[ArrayLike, "m d"], projections: Float[ArrayLike, "p d"]
 ) -> Float[Array, ""]:
     """Largest KS statistic over the coordinates of `w` and the projections `w @ v` (jit/vmap)."""
     w = traced_weights(w)
@@ -71,7 +71,7 @@ def gaussianity_statistic(
     return jnp.max(ks_statistics(cols))
 
 
-def gaussianity_p_value(statistic, num_rows: int, num_tests: int) -> np.ndarray:
+def gaussianity_p_value(statistic, num_rows: int, num_tests: int) -> np.ndarray | np.floating:
     """Bonferroni global p-value $\\min(1, K\\,P(D_m \\ge \\text{statistic}))$ (host)."""
     return bonferroni_p_value(kstwo.sf, statistic, num_rows, num_tests, "num_tests")
 

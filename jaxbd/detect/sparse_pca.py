@@ -54,13 +54,13 @@ __all__ = [
 ]
 
 
-def diagonal_statistic(w: Float[Array, "m d"]) -> Float[Array, ""]:
+def diagonal_statistic(w: Float[ArrayLike, "m d"]) -> Float[Array, ""]:
     r"""$\max_j \sum_i W_{ij}^2$ (jit/vmap-able)."""
     w = traced_weights(w)
     return jnp.max(jnp.sum(w * w, axis=0))
 
 
-def diagonal_p_value(statistic, num_rows: int, dim: int) -> np.ndarray:
+def diagonal_p_value(statistic, num_rows: int, dim: int) -> np.ndarray | np.floating:
     """Bonferroni p-value $\\min(1, d\\,P(\\chi^2_m \\ge \\text{statistic}))$ (host)."""
     return bonferroni_p_value(chi2.sf, statistic, num_rows, dim, "dim")
 
@@ -125,7 +125,7 @@ def _thresholded(w, tau):
     return _soft(z, t)
 
 
-def covariance_statistic(w: Float[Array, "m d"], tau: float = 2.0) -> Float[Array, ""]:
+def covariance_statistic(w: Float[ArrayLike, "m d"], tau: float = 2.0) -> Float[Array, ""]:
     r"""Top eigenvalue of the soft-thresholded $\sqrt m(\hat\Sigma - I)$ (jit/vmap-able)."""
     w = traced_weights(w)
     tau = _check_tau(tau)
