@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from badinput import Row, check_row, ids, jit, vmap
+from badinput import Row, check_row, done, ids, jit, vmap
 
 
 NAN, INF = float("nan"), float("inf")
@@ -60,11 +60,13 @@ def ones(*shape):
 def over(f, *args, **kw):
     """The call `f(*args, **kw)` as a function of keyword replacements: `over(f, ...)(n=0)` is
     `f(*args, **kw)` with the argument `n` replaced where it stands (positionally when `args`
-    holds it), so a table row makes exactly the call a hand-written row would."""
+    holds it), so a table row makes exactly the call a hand-written row would. A [`lazy`][]
+    argument is built when the call runs."""
     names = list(inspect.signature(f).parameters)
 
     def call(**bad):
-        a, k = list(args), dict(kw)
+        a = [v() if isinstance(v, lazy) else v for v in args]
+        k = {n: v() if isinstance(v, lazy) else v for n, v in kw.items()}
         for name, value in bad.items():
             i = names.index(name) if name in names else len(a)
             if i < len(a):
@@ -87,7 +89,9 @@ class lazy:
         return self.f(*self.args)
 
 
-def _run(mode, call, value):
+def _run(mode, call, value, compiled=False):
+    if compiled:  # `call` runs an already-jitted entry point: no new trace per row
+        return lambda: done(call(value() if isinstance(value, lazy) else value))
     if not isinstance(value, lazy):
         return {"jit": jit, "vmap": vmap}.get(mode, lambda f, v: lambda: f(v))(call, value)
     if mode in ("jit", "vmap"):
@@ -101,12 +105,14 @@ def _words(argument, more):
     return (f"`{argument}`", *more)
 
 
-def cases(target, argument, call, values, *words, mode="eager", raises=ValueError):
+def cases(target, argument, call, values, *words, mode="eager", raises=ValueError, compiled=False):
     """One row per `(bad, value, *more_words)` in `values`: `call(value)` run eagerly, under
     `jit` or under `vmap` (`mode`), its error naming `argument`, `words` and `more_words`. A
-    [`lazy`][] value is built when the row runs."""
+    [`lazy`][] value is built when the row runs. `compiled`: `call` runs a jitted entry point
+    shared by several rows (compiled once; each row's bad value still raises when it runs)."""
     return [
-        Row(target, argument, bad, _run(mode, call, value), _words(argument, (*words, *more)),
+        Row(target, argument, bad, _run(mode, call, value, compiled),
+            _words(argument, (*words, *more)),
             raises, mode)
         for bad, value, *more in values
     ]  # fmt: skip

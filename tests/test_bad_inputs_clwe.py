@@ -57,12 +57,12 @@ ROWS = [
         "block_size": [("0", 0)],
     }),
     *cases(_c + "pancakes", "beta", lambda b: _pancakes_jit(OMEGA, b), [("-0.1", -0.1)],
-        mode="jit"),
+        mode="jit", compiled=True),
     Row(_c + "pancakes", "beta", "inf",
         bf.vmapped_scalar(lambda b: clwe.pancakes(K, OMEGA, 4, beta=b), [0.1, INF]), ("`beta`",),
         mode="vmap"),
     *cases(_c + "pancakes", "omega", lambda o: _pancakes_jit(o, 0.1), [
-        *omegas("nan", "zero"), ("too-large", lazy(lambda: 100 * OMEGA), ("`max_gamma`",))], mode="jit"),
+        *omegas("nan", "zero"), ("too-large", lazy(lambda: 100 * OMEGA), ("`max_gamma`",))], mode="jit", compiled=True),
     *bf.key_rows(_c + "clwe", lambda k: clwe.clwe(k, OMEGA, 4, beta=0.1)),
     *table(_c + "clwe", over(clwe.clwe, K, OMEGA, 4, beta=0.1), {
         "omega": omegas("nan", "empty", "zero", "int32"),
@@ -70,8 +70,8 @@ ROWS = [
         "beta": [("0", 0.0), ("nan", NAN)],
         "dtype": [("int32", jnp.int32)],
     }),
-    *cases(_c + "clwe", "beta", lambda b: _clwe_jit(OMEGA, b), [("-1", -1.0)], mode="jit"),
-    *cases(_c + "clwe", "omega", lambda o: _clwe_jit(o, 0.1), omegas("nan"), mode="jit"),
+    *cases(_c + "clwe", "beta", lambda b: _clwe_jit(OMEGA, b), [("-1", -1.0)], mode="jit", compiled=True),
+    *cases(_c + "clwe", "omega", lambda o: _clwe_jit(o, 0.1), omegas("nan"), mode="jit", compiled=True),
     *cases(_c + "clwe", "omega", lambda o: clwe.clwe(K, o, 4, beta=0.1),
         [("zero", lazy(lambda: jnp.stack([OMEGA, 0 * OMEGA])), "non-zero")], mode="vmap"),
     *table(_c + "layer_distribution", over(clwe.layer_distribution, 4.0, 0.1, max_gamma=6.0), {

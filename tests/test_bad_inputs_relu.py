@@ -92,9 +92,9 @@ ROWS = [
         "theta": [("-1", -1.0), ("nan", NAN)],
     }),
     *cases(_l + "spiked_gaussian", "s", lambda s: _spiked_jit(s, 1.0), [
-        ("non-unit", lazy(lambda: 2 * S), "unit"), ("nan", lazy(bf.nan_at, S), "NaN")], mode="jit"),
+        ("non-unit", lazy(lambda: 2 * S), "unit"), ("nan", lazy(bf.nan_at, S), "NaN")], mode="jit", compiled=True),
     *cases(_l + "spiked_gaussian", "theta", lambda t: _spiked_jit(S, t), [("-1", -1.0)],
-        mode="jit"),
+        mode="jit", compiled=True),
     *cases(_l + "spiked_gaussian", "theta", lambda t: relu.spiked_gaussian(K, S, 4, theta=t),
         [("-1", lazy(jnp.asarray, [1.0, -1.0]))], mode="vmap"),
     *table(_l + "fit_threshold", over(relu.fit_threshold, F, Y), {
@@ -105,9 +105,9 @@ ROWS = [
     *cases(_l + "fit_threshold", "f", lambda f: relu.fit_threshold(f, jnp.ones(0)),
         [("empty", lazy(jnp.ones, 0))]),
     *cases(_l + "fit_threshold", "f", lambda f: _fit_threshold_jit(f, Y),
-        [("nan", lazy(bf.nan_at, F), "NaN")], mode="jit"),
+        [("nan", lazy(bf.nan_at, F), "NaN")], mode="jit", compiled=True),
     *cases(_l + "fit_threshold", "y", lambda y: _fit_threshold_jit(F, y),
-        [("zero-one", lazy(lambda: (Y + 1) / 2), "-1")], mode="jit"),
+        [("zero-one", lazy(lambda: (Y + 1) / 2), "-1")], mode="jit", compiled=True),
 ]  # fmt: skip
 
 test_bad_input = badinput_rows.bad_input_test(ROWS)
