@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
 from jaxtyping import Array, ArrayLike, Float
-from scipy.stats import kstwo
 
 from jaxbd._validate import as_key, check_int_range
 
@@ -43,6 +42,12 @@ __all__ = [
     "gaussianity_statistic",
     "gaussianity_p_value",
 ]
+
+
+def _kstwo_sf(d, m):
+    from scipy.stats import kstwo  # lazy: scipy.stats costs ~0.7 s of CLI start-up
+
+    return kstwo.sf(d, m)
 
 
 def ks_statistics(x: Float[ArrayLike, "m k"]) -> Float[Array, " k"]:
@@ -73,7 +78,7 @@ def gaussianity_statistic(
 
 def gaussianity_p_value(statistic, num_rows: int, num_tests: int) -> np.ndarray | np.floating:
     """Bonferroni global p-value $\\min(1, K\\,P(D_m \\ge \\text{statistic}))$ (host)."""
-    return bonferroni_p_value(kstwo.sf, statistic, num_rows, num_tests, "num_tests")
+    return bonferroni_p_value(_kstwo_sf, statistic, num_rows, num_tests, "num_tests")
 
 
 @register
@@ -112,7 +117,7 @@ class Gaussianity(AbstractDistinguisher):
     def found(self, w, prepared):
         m, d = w.shape
         cols = jnp.concatenate([w, w @ prepared.T.astype(w.dtype)], axis=1)
-        pvals = kstwo.sf(np.asarray(ks_statistics(cols), np.float64), m)
+        pvals = _kstwo_sf(np.asarray(ks_statistics(cols), np.float64), m)
         k = pvals.size
         # Holm step-down: reject the j-th smallest while p_(j) <= alpha / (K - j).
         order = np.argsort(pvals)

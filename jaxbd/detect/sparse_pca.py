@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
-from scipy.stats import chi2
 
 from jaxbd._validate import as_key, check_int_range, check_positive, float_dtype, is_concrete
 
@@ -54,6 +53,12 @@ __all__ = [
 ]
 
 
+def _chi2_sf(q, m):
+    from scipy.stats import chi2  # lazy: scipy.stats costs ~0.7 s of CLI start-up
+
+    return chi2.sf(q, m)
+
+
 def diagonal_statistic(w: Float[ArrayLike, "m d"]) -> Float[Array, ""]:
     r"""$\max_j \sum_i W_{ij}^2$ (jit/vmap-able)."""
     w = traced_weights(w)
@@ -62,7 +67,7 @@ def diagonal_statistic(w: Float[ArrayLike, "m d"]) -> Float[Array, ""]:
 
 def diagonal_p_value(statistic, num_rows: int, dim: int) -> np.ndarray | np.floating:
     """Bonferroni p-value $\\min(1, d\\,P(\\chi^2_m \\ge \\text{statistic}))$ (host)."""
-    return bonferroni_p_value(chi2.sf, statistic, num_rows, dim, "dim")
+    return bonferroni_p_value(_chi2_sf, statistic, num_rows, dim, "dim")
 
 
 @register
@@ -87,7 +92,7 @@ class DiagonalThresholding(AbstractDistinguisher):
     def found(self, w, prepared):
         m, d = w.shape
         col = np.asarray(jnp.sum(w * w, axis=0), dtype=np.float64)
-        pv = np.minimum(1.0, d * chi2.sf(col, m))
+        pv = np.minimum(1.0, d * _chi2_sf(col, m))
         return {"support": np.flatnonzero(pv <= self.alpha), "column_variances": col / m}
 
 
