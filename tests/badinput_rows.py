@@ -5,7 +5,9 @@ A table reads as data: per public function, which argument is checked with which
 replace) and lists, per argument, its `(bad, value, *words)` cases; [`cases`][] does the same
 for one argument through a one-argument call. A case's error must name the argument in
 backticks plus its `words`; a case whose third item is a tuple gives the words in full instead
-(an error that names another argument, e.g. `model` for a mismatched `input_dim`).
+(an error that names another argument, e.g. `model` for a mismatched `input_dim`). A
+[`lazy`][] value (or `over` argument) is built when its row runs, so building a table compiles
+nothing; each table file runs its rows with `test_bad_input = bad_input_test(ROWS)`.
 """
 
 import inspect
@@ -112,8 +114,7 @@ def cases(target, argument, call, values, *words, mode="eager", raises=ValueErro
     shared by several rows (compiled once; each row's bad value still raises when it runs)."""
     return [
         Row(target, argument, bad, _run(mode, call, value, compiled),
-            _words(argument, (*words, *more)),
-            raises, mode)
+            _words(argument, (*words, *more)), raises, mode)
         for bad, value, *more in values
     ]  # fmt: skip
 
