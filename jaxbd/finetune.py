@@ -53,7 +53,14 @@ import optax
 from jaxtyping import Array, ArrayLike, PRNGKeyArray, PyTree
 
 from . import _model_kinds as kinds
-from ._validate import as_key, check_finite, check_floating, check_int_range, is_concrete
+from ._validate import (
+    as_key,
+    check_finite,
+    check_floating,
+    check_int_range,
+    is_concrete,
+    runtime_check,
+)
 from .train import check_optimizer, minimize, record_steps
 
 
@@ -140,7 +147,7 @@ def _check_values(y, pred: Callable, message: str):
         if bool(bad):
             raise ValueError(message)
         return y
-    return eqx.error_if(y, bad, message)
+    return runtime_check(y, bad, message)
 
 
 def _default_loss(output_shape, y):

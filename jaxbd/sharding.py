@@ -23,14 +23,13 @@ equal single-device results.
 
 from collections.abc import Callable, Sequence
 
-import equinox as eqx
 import jax
 import jax.core
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ._validate import check_int_range
+from ._validate import check_int_range, checked_jit
 
 
 __all__ = ["batch_mesh", "check_mesh", "sharded_map", "to_host"]
@@ -182,7 +181,7 @@ def to_host(tree):
     return jax.tree_util.tree_map(one, tree)
 
 
-@eqx.filter_jit
+@checked_jit  # checks as checkify values on concrete calls: JAX's persistent cache keeps it
 def _run(fn, args, batch_size, mesh):
     def local(*shard):
         # Runs on each device's own slice of the batch: no cross-device traffic.

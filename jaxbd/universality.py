@@ -57,13 +57,19 @@ put a non-target label at the bottom of the ranking.
 
 import functools
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from ._validate import check_finite, check_floating, check_int_range, check_matrix, is_concrete
+from ._validate import (
+    check_finite,
+    check_floating,
+    check_int_range,
+    check_matrix,
+    is_concrete,
+    runtime_check,
+)
 
 
 __all__ = ["invalidating_head", "invalidating_heads", "head_margins"]
@@ -88,7 +94,7 @@ def _refuse(value, bad, msg: str):
         if np.any(np.asarray(bad)):
             raise ValueError(msg)
         return value
-    return eqx.error_if(value, jnp.any(bad), msg)
+    return runtime_check(value, bad, msg)
 
 
 def _int_labels(value, name: str, n: int | None, num_classes: int) -> Array:
@@ -121,7 +127,7 @@ def _int_labels(value, name: str, n: int | None, num_classes: int) -> Array:
             raise ValueError(f"{what}, got values in [{h.min()}, {h.max()}].")
     elif not is_concrete(a):  # NaN fails `a == floor(a)`, inf fails the range
         bad = (a < 0) | (a >= num_classes) | (a != jnp.floor(a))
-        a = eqx.error_if(a, jnp.any(bad), what + ".")
+        a = runtime_check(a, bad, what + ".")
     a = a.astype(jnp.int32)
     return a if n is None else jnp.broadcast_to(a, (n,))
 
@@ -129,10 +135,10 @@ def _int_labels(value, name: str, n: int | None, num_classes: int) -> Array:
 def invalidating_head(
     z: Float[ArrayLike, " d"],
     z_prime: Float[ArrayLike, " d"],
-    target: int,
+    target: int | Int[ArrayLike, ""],
     *,
     num_classes: int,
-    clean_label: int | None = None,
+    clean_label: int | Int[ArrayLike, ""] | None = None,
 ) -> Float[Array, "num_classes d"]:
     r"""A final layer $W$ that invalidates a backdoor on one input (Chardouvelis–Dao Thm 3.1).
 

@@ -2,7 +2,6 @@
 
 import math
 
-import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
@@ -10,6 +9,7 @@ from jaxtyping import Array
 from ._arrays import check_matrix
 from ._integers import check_int_range
 from ._numbers import is_concrete
+from ._runtime import runtime_check
 
 
 def check_labels(
@@ -120,17 +120,17 @@ def _check_traced_labels(y, x, name, num_classes, training):
     fdtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
     if c == 2:
         ok = jnp.all((y == 1) | (y == -1))  # NaN fails both comparisons
-        y = eqx.error_if(
+        y = runtime_check(
             y, ~ok, f"`{name}` must hold -1/+1 labels for a binary (scalar-score) task."
         )
         if training:
             both = jnp.any(y == 1) & jnp.any(y == -1)
-            y = eqx.error_if(y, ~both, f"`{name}` holds a single class; need both -1 and +1.")
+            y = runtime_check(y, ~both, f"`{name}` holds a single class; need both -1 and +1.")
         return y.astype(fdtype), "binary", 2
     ok = jnp.all((y >= 0) & (y < c) & (y == jnp.floor(y)))  # NaN fails `y >= 0`
-    y = eqx.error_if(y, ~ok, f"`{name}` must hold integer labels 0..{c - 1} (multi-class task).")
+    y = runtime_check(y, ~ok, f"`{name}` must hold integer labels 0..{c - 1} (multi-class task).")
     if training:
-        y = eqx.error_if(
+        y = runtime_check(
             y, jnp.all(y == y[0]), f"`{name}` holds a single class; need at least two."
         )
     return y.astype(jnp.int32), "multiclass", c
@@ -179,4 +179,4 @@ def check_target(target, num_classes: int, name: str = "target"):
         ok = (t == 1) | (t == -1)
     else:
         ok = (t >= 0) & (t < num_classes) & (t == t // 1)
-    return eqx.error_if(t, ~ok, what + ".")
+    return runtime_check(t, ~ok, what + ".")

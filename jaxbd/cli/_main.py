@@ -29,7 +29,9 @@ def _enable_compile_cache() -> None:
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     # the bundled scikit-learn arrays too (jaxbd.datasets reads this variable)
-    os.environ.setdefault("JAXBD_DATA_CACHE_DIR", os.path.normpath(os.path.join(path, "..", "data")))
+    os.environ.setdefault(
+        "JAXBD_DATA_CACHE_DIR", os.path.normpath(os.path.join(path, "..", "data"))
+    )
 
 
 def _plugins(argv) -> list[str]:

@@ -1,6 +1,5 @@
 """Argument checks shared by the CLWE samplers (`pancakes`, `clwe`): the secret and its noise."""
 
-import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
@@ -12,6 +11,7 @@ from .._validate import (
     check_scalar,
     float_dtype,
     is_concrete,
+    runtime_check,
 )
 
 
@@ -29,7 +29,7 @@ def _secret_vector(omega, name: str = "omega"):
         if not np.any(np.asarray(omega)):
             raise ValueError(zero)
     else:  # NaN != 0, so a NaN secret gets only the NaN message
-        omega = eqx.error_if(omega, ~jnp.any(omega != 0), zero)
+        omega = runtime_check(omega, ~jnp.any(omega != 0), zero)
     return omega, jnp.linalg.norm(omega)
 
 

@@ -4,7 +4,6 @@ and "Static table size")."""
 
 import math
 
-import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike
@@ -17,6 +16,7 @@ from .._validate import (
     check_scalar,
     float_dtype,
     is_concrete,
+    runtime_check,
 )
 
 
@@ -94,7 +94,7 @@ def layer_distribution(
         g, b = jnp.asarray(gamma, dtype), jnp.asarray(beta, dtype)
         ok = jnp.isfinite(g) & jnp.isfinite(b) & (g > 0) & (b > 0)  # else reported above
         too_big = ok & ~(jnp.sqrt(g**2 + b**2) <= max_gamma)
-        gamma = eqx.error_if(
+        gamma = runtime_check(
             g, too_big, "sqrt(gamma^2 + beta^2) exceeds `max_gamma`; pass a larger `max_gamma`."
         )
         beta = b

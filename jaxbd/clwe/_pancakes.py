@@ -4,13 +4,12 @@ Gaussian mixture of the package docstring ("Exact sampling"), never by rejection
 import functools
 import math
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from .._validate import as_key, check_int_range, is_concrete
+from .._validate import as_key, check_int_range, is_concrete, runtime_check
 from ._checks import _sampler_args
 from ._layers import _check_max_gamma, _check_shift, _layer_distribution, _sample_layers
 
@@ -77,7 +76,7 @@ def pancakes(
         valid = jnp.isfinite(gamma) & (gamma > 0) & jnp.isfinite(beta) & (beta > 0)
         if not is_concrete(omega):
             valid = valid & jnp.all(jnp.isfinite(omega))
-        gamma = eqx.error_if(
+        gamma = runtime_check(
             gamma,
             valid & ~(scale <= max_gamma),
             "sqrt(|omega|^2 + beta^2) exceeds `max_gamma`; pass a larger `max_gamma`.",

@@ -12,13 +12,12 @@ callback; activation is the key holder's offline step and needs the trapdoor on 
 import functools
 import hashlib
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validate import check_example, check_instance, check_target, is_concrete
+from .._validate import check_example, check_instance, check_target, is_concrete, runtime_check
 from ._checks import (
     as_encoding,
     as_params,
@@ -174,7 +173,7 @@ def activate(
         if np.any(xn < 0) or np.any(xn > 1):
             raise ValueError(what[:-1] + f", got values in [{xn.min()}, {xn.max()}].")
     else:
-        x = jnp.asarray(eqx.error_if(x, jnp.any((x < 0) | (x > 1)), what))
+        x = jnp.asarray(runtime_check(x, jnp.any((x < 0) | (x > 1)), what))
     t = _check_target(enc, target)
     signer = _signer(bk)
     if is_concrete(x) and is_concrete(t):

@@ -13,7 +13,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from .._validate import as_key, check_int_range, is_concrete
+from .._validate import as_key, check_int_range, is_concrete, runtime_check
 from ._checks import _check_dtype
 from ._network import EQUAL_TOLERANCE, _dot
 
@@ -38,7 +38,7 @@ def _check_index(index):
         if shape != () or not jnp.issubdtype(dtype, jnp.integer):
             raise ValueError(f"`index` must be one integer, got dtype {dtype} and shape {shape}.")
         if not is_concrete(index):
-            return eqx.error_if(index, index < 0, "`index` must be >= 0.")
+            return runtime_check(index, index < 0, "`index` must be >= 0.")
         index = int(np.asarray(index))
     return check_int_range(index, "index", low=0, high=2**31 - 1)
 

@@ -1,13 +1,12 @@
 """The model's task (scalar score or logits, from its output shape) and the labels that belong
 to it; the shared checks of the metrics."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._validate import check_labels, checked_jit, is_concrete, output_shape
+from .._validate import check_labels, checked_jit, is_concrete, output_shape, runtime_check
 
 
 @checked_jit  # concrete calls: checks raise on the host, the program stays cacheable
@@ -57,7 +56,7 @@ def _check_scores(s, name: str = "model"):
         if not np.all(np.isfinite(np.asarray(s))):
             raise ValueError(msg)
         return s
-    return eqx.error_if(s, ~jnp.all(jnp.isfinite(s)), msg)
+    return runtime_check(s, ~jnp.all(jnp.isfinite(s)), msg)
 
 
 def _check_target(target, x, num_classes: int, *, logits: bool) -> Array:

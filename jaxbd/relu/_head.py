@@ -11,7 +11,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validate import check_finite, check_floating, is_concrete
+from .._validate import check_finite, check_floating, is_concrete, runtime_check
 from ..finetune import finetune
 from ._model import RandomReLU
 
@@ -39,7 +39,7 @@ def fit_threshold(
         if not np.all(np.isin(np.asarray(y), (-1, 1))):
             raise ValueError(f"{labels[:-1]}, got {np.unique(np.asarray(y))[:10].tolist()}.")
     else:
-        y = eqx.error_if(y, ~jnp.all((y == 1) | (y == -1)), labels)
+        y = runtime_check(y, ~((y == 1) | (y == -1)), labels)
     n = f.shape[0]
     order = jnp.argsort(f)
     fs, ys = f[order], y[order]

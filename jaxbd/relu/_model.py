@@ -14,6 +14,7 @@ from .._validate import (
     check_instance,
     check_static_number,
     is_concrete,
+    runtime_check,
 )
 from ..keys import AbstractBackdoorKey
 
@@ -40,7 +41,7 @@ def _unit_vector(s, name: str) -> Array:
         return s
     # Only for a finite `s`: a NaN/inf one gets only the message of `check_finite`.
     bad = jnp.all(jnp.isfinite(s)) & ~(jnp.abs(jnp.linalg.norm(s) - 1) <= _UNIT_TOL)
-    return eqx.error_if(s, bad, f"`{name}` must be a unit vector.")
+    return runtime_check(s, bad, f"`{name}` must be a unit vector.")
 
 
 class RandomReLU(eqx.Module):

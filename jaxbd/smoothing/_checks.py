@@ -4,7 +4,6 @@ Every public function of the package validates through these, so a bad argument 
 `ValueError` naming it whether the call is eager, under `jit` or under `vmap`.
 """
 
-import equinox as eqx
 import jax
 import jax.core
 import jax.numpy as jnp
@@ -20,6 +19,7 @@ from .._validate import (
     check_range,
     is_concrete,
     output_shape,
+    runtime_check,
 )
 
 
@@ -40,7 +40,7 @@ def finite_outputs(bad, *values):
     (`eqx.error_if` is one), and the CLI relies on that cache. Traced `bad` (inside the
     caller's `jit` / `vmap`) gets `eqx.error_if`, which raises when that program runs."""
     if isinstance(bad, jax.core.Tracer):
-        return eqx.error_if(values, bad, NONFINITE)
+        return runtime_check(values, bad, NONFINITE)
     if np.any(np.asarray(bad)):
         raise RuntimeError(NONFINITE)
     return values
@@ -58,7 +58,7 @@ def check_sigma(sigma):
         sigma.dtype, jnp.integer
     ):
         raise ValueError(f"`sigma` must be a real number, got dtype {sigma.dtype}.")
-    return eqx.error_if(
+    return runtime_check(
         sigma, ~(jnp.isfinite(sigma) & (sigma > 0)), "`sigma` must be a finite number > 0."
     )
 
