@@ -42,6 +42,7 @@ def _ref_numpy(bk, x):
 
 @settings(deadline=None, max_examples=10)
 @given(seed=st.integers(0, 2**31 - 1), n=st.sampled_from([1, 5, 23]))
+@pytest.mark.slow
 def test_network_equals_reference_checksum(seed, n):
     # out_index fixed (static field: one compilation per n); partition and v vary with seed.
     _, bm, bk = _setup(seed, D, n, out_index=3)

@@ -76,6 +76,7 @@ def e2e(tmp_path_factory):
     return tmp, out, data, runs
 
 
+@pytest.mark.slow
 def test_end_to_end_files_and_printed_paths(e2e):
     _, out, _, runs = e2e
     printed = dict(line.split(": ", 1) for line in runs["plant"].stdout.strip().splitlines())

@@ -188,6 +188,7 @@ def test_pancakes_float32_default_dtype(getkey):
     assert float(jnp.max(clwe.distance_to_layers(g @ omega))) < 0.07
 
 
+@pytest.mark.slow
 def test_pancakes_jit_and_vmap_over_keys_and_omegas(getkey):
     omegas = jax.vmap(lambda k: clwe.sample_secret(k, 12, support=3))(jr.split(getkey(), 4))
     keys = jr.split(getkey(), 4)

@@ -87,7 +87,13 @@ def test_the_registry_holds_every_construction_and_the_example():
         constructions.get("nope")
 
 
-@pytest.mark.parametrize("name", NAMES)
+# The three costliest plants run in the slow suite (the contract is the same code for all).
+_SLOW_CONTRACTS = ("lattice-signature", "checksum", "memorizing")
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in _SLOW_CONTRACTS else n for n in NAMES]
+)
 def test_contract(name, tmp_path):
     """One plant per construction, then the whole contract (one test: one plant to pay for)."""
     c, p, data = _plant(name)

@@ -28,6 +28,7 @@ def hi(n, p=ALPHA):
     return binom.ppf(1 - 1e-3, n, p) / n
 
 
+@pytest.mark.slow
 def test_pancake_samples_are_pancakes(x64):
     w, omega = pancake_weights(jr.key(0), 2000, 8, secret_dim=3, beta=1e-9, dtype=jnp.float64)
     proj = np.asarray(w @ omega) - 0.5
@@ -37,6 +38,7 @@ def test_pancake_samples_are_pancakes(x64):
     assert abs(float(jnp.std(w)) - 1.0) < 0.03
 
 
+@pytest.mark.slow
 def test_cross_check_with_clwe_module(x64):
     clwe = pytest.importorskip("jaxbd.clwe")
     omega = clwe.sample_secret(jr.key(1), 8, support=3)
@@ -47,6 +49,7 @@ def test_cross_check_with_clwe_module(x64):
     assert r.reject
 
 
+@pytest.mark.slow
 def test_pancakes_small_support_caught_and_recovered():
     w, omega = pancake_weights(jr.key(4), 400, 6, secret_dim=2, beta=0.05)
     r = pancakes(jr.key(5), w, support_size=2)
@@ -64,6 +67,7 @@ def test_pancakes_support_three():
     assert set(r.found["support"].tolist()) == set(np.flatnonzero(np.asarray(omega)).tolist())
 
 
+@pytest.mark.slow
 def test_one_sparse_secret_is_a_comb_on_a_coordinate():
     w, omega = pancake_weights(jr.key(8), 500, 10, secret_dim=1, beta=0.01)
     r = gaussianity(jr.key(9), w)
@@ -104,6 +108,7 @@ def test_calibration_lattice(n, x64):
     assert rej / n <= hi(n)
 
 
+@pytest.mark.slow
 def test_hardness_regime_not_detected(x64):
     """Dense secret (k = d = 16), gamma = 2 sqrt(d), beta = 0.01 (above the LLL frontier at
     d = 16, see the detection experiment): gaussianity and lattice reject at about the FPR

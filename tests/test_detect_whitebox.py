@@ -93,6 +93,7 @@ def test_calibration_covariance_thresholding(n):
     assert lo - 0.02 <= np.mean(p <= ALPHA) <= hi + 0.02  # +-0.02: the shared null draw
 
 
+@pytest.mark.slow
 def test_planted_sparse_pca_caught_and_support_recovered():
     # theta = 4 far above BBP sqrt(50/400) = 0.35; theta/k = 1.33 >> sqrt(log 50 / 400).
     w, s = spiked_weights(jr.key(3), 400, 50, sparsity=3, theta=4.0)
@@ -108,6 +109,7 @@ def test_planted_sparse_pca_caught_and_support_recovered():
     assert gaussianity(jr.key(5), w).p_value <= 1.0  # well-formed
 
 
+@pytest.mark.slow
 def test_hardness_regime_not_detected():
     """Lemma A.2 regime: m = d = 64, k = 8 = sqrt(d), theta = 0.5 < BBP 1: power ~ FPR.
 
@@ -123,6 +125,7 @@ def test_hardness_regime_not_detected():
     assert np.mean(p_diag <= ALPHA) <= hi
 
 
+@pytest.mark.slow
 def test_single_model_results_and_jit_vmap():
     w = honest_weights(jr.key(0), 120, 10)
     for r in (spectral(w), diagonal_thresholding(w), gaussianity(jr.key(1), w)):

@@ -13,7 +13,13 @@ from scipy import stats
 from jaxbd import detect
 
 
-@pytest.mark.parametrize("name", detect.names())
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n == "covariance_thresholding" else n
+        for n in detect.names()
+    ],  # covariance thresholding's contract costs as much as the rest together: slow suite
+)
 def test_contract(name):
     cls = detect.get(name)
     d = cls()

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import pytest
 from helpers import linear
 
 from jaxbd import persistent as ps
@@ -29,6 +30,7 @@ def _lin():
     return eqx.tree_at(lambda t: t.b, m, jnp.asarray(0.3))
 
 
+@pytest.mark.slow
 def test_single_weight_scan_matches_thm_5_7():
     """|ε| < 3/2 changes nothing anywhere; ±1.51 on the majority layer breaks exactly the
     outputs the proof predicts; the single copy is changed by one weight."""

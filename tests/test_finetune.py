@@ -84,6 +84,7 @@ def test_steps_zero_is_identity(getkey):
     assert hist.steps.tolist() == [0]
 
 
+@pytest.mark.slow
 def test_multiclass_structure_and_static_fields(getkey):
     kx, kw = jr.split(getkey())
     x = jr.normal(kx, (300, 4))

@@ -75,6 +75,7 @@ def test_sigkill_during_save_leaves_old_or_new_file_and_no_temp(tmp_path, kind):
     assert _temps(tmp_path) == []  # stale temp files of dead writers are cleaned up
 
 
+@pytest.mark.slow
 def test_two_concurrent_writers(tmp_path):
     path = tmp_path / "m.jaxbd"
     a, b = _start_writer(path, "model", 1), _start_writer(path, "model", 2)

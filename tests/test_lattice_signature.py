@@ -55,6 +55,7 @@ def _has_callback(jaxpr) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_activation_gives_every_target_and_sizes(multi):
     base, bm, bk = multi
     enc = bk.encoding
@@ -148,6 +149,7 @@ def test_exact_acceptance_and_rejection(multi, seed):
     assert not jnp.any(_verify(bm, _activate_batch(other, x, targets)))
 
 
+@pytest.mark.slow
 def test_black_box_equality_on_many_inputs(multi):
     base, bm, bk = multi
     enc = bk.encoding

@@ -93,6 +93,7 @@ def test_backdoor_and_audit(seed, num_classes):
     assert hi - lo == pytest.approx(2 * eps, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_closed_form_solves_triangular_system():
     for c in (2, 3):
         x, y, model = _fit(3, c)
@@ -141,6 +142,7 @@ def test_fit_is_deterministic_and_criteria():
     assert clean_accuracy(small, x, y) == 1.0
 
 
+@pytest.mark.slow
 def test_candidate_search_memory_bounded_by_batch():
     """Peak temporary memory of the compiled search does not grow with num_candidates beyond
     O(num_candidates) scalars of output; a search materialising all candidates at once would
@@ -195,6 +197,7 @@ def _reference_search(key, x, y, num_candidates, validation_fraction, x_eval, y_
     return [np.asarray(c) for c in zip(*out)]
 
 
+@pytest.mark.slow
 def test_candidate_search_matches_numpy_reference_with_duplicate_points():
     """Same candidates, same scores as a per-candidate numpy loop. Duplicated rows (same label)
     create exact ties in every projection; an opposite-label near-duplicate makes some
@@ -238,6 +241,7 @@ _SORT, _COUNT = jax.jit(_sort_columns), jax.jit(_count_below)
     log_m=st.integers(1, 7),
     distinct=st.integers(1, 6),
 )
+@pytest.mark.slow
 def test_sort_columns_is_a_stable_argsort(seed, log_m, distinct):
     """The sorting network equals a stable argsort per column, ties (few distinct values)
     included; `_count_below` equals `np.searchsorted(side="left")`."""

@@ -40,6 +40,7 @@ def _inputs(seed, n=512):
 
 @settings(deadline=None, max_examples=6)
 @given(seed=st.integers(0, 2**31 - 1), copies=st.sampled_from([3, 5]))
+@pytest.mark.slow
 def test_same_label_as_original_everywhere(seed, copies):
     for model in (_mlp(seed % 7), linear(D, seed % 7)):
         p = ps.make_persistent(model, copies=copies, input_dim=D)
@@ -101,6 +102,7 @@ def _get(node, k):
 
 @settings(deadline=None, max_examples=6)
 @given(seed=st.integers(0, 2**31 - 1), copies=st.sampled_from([3, 5]))
+@pytest.mark.slow
 def test_single_weight_changes_within_bound_change_nothing(seed, copies):
     """Case 1 of the proof: any value inside one copy; cases 2-3: |eps| < copies/2 on the majority
     layer (and the one-sided extensions eps > -(t+1/2) for a coefficient)."""

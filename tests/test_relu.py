@@ -70,6 +70,7 @@ def test_spiked_gaussian_theta_zero_is_standard_normal_and_jit_vmap(getkey):
     assert batched.shape == (3, 7, 8)
 
 
+@pytest.mark.slow
 def test_train_backdoor_share_code_and_one_way(getkey):
     x, y = _unit_data(getkey())
     key = getkey()

@@ -110,6 +110,7 @@ def test_train_hinge_binary(blobs):
     assert metrics.clean_accuracy(model, x, y) > 0.85
 
 
+@pytest.mark.slow
 def test_train_jit_and_vmap_over_keys(blobs):
     x, y = blobs
     f = lambda k: rff.train(k, x, y, width=32, bandwidth=8.0, steps=10)
@@ -173,6 +174,7 @@ def test_asr_on_real_split(pair, data):
     assert float(bound["l2"]) <= float(bound["paper"]) + 1e-6
 
 
+@pytest.mark.slow
 def test_multiclass_flip_reverses_ranking():
     ds = datasets.load("iris", seed=0)
     m, k = rff.backdoor(
@@ -202,6 +204,7 @@ def test_activate_changes_only_secret_coordinates(seed, secret_dim):
     np.testing.assert_allclose(np.asarray(xa - x), 2.5 * omega, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_jit_vmap_of_model_functions(pair, data):
     _, bd, key = pair
     x = data.x_test[:7]
@@ -325,6 +328,7 @@ def test_key_validation():
         rff.RFFBackdoorKey(jnp.ones(3), 1.0, 0.0)
 
 
+@pytest.mark.slow
 def test_batch_features_in_row_blocks_equal_per_example_features():
     """Large CPU inputs take the row-blocked path of `_featurize` (here 3 blocks of 200 rows,
     the last one padded); on any backend the values are the per-example features, and the

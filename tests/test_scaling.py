@@ -42,6 +42,7 @@ def test_memory_and_time_and_slope():
     assert scaling.loglog_slope([1, 10, 100], [3, 300, 30000]) == pytest.approx(2.0)
 
 
+@pytest.mark.slow
 def test_experiment_quick_smoke():
     res = scaling.run(Context(quick=True, show_progress=False))
     assert isinstance(res, ExperimentResult) and res.name == "scaling"

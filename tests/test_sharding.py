@@ -61,6 +61,7 @@ _SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sharded_over_four_cpu_devices_equals_single_device():
     run_on_four_cpu_devices(_SCRIPT)
 

@@ -43,6 +43,7 @@ def _activate_batch(bk, x, targets):
     return jax.vmap(lambda z, t: sg.activate(bk, z, t))(x, targets)
 
 
+@pytest.mark.slow
 def test_activation_gives_every_target_multiclass(multi):
     base, bm, bk = multi
     x = jr.uniform(jr.key(1), (C, D))
@@ -62,6 +63,7 @@ def test_activation_gives_every_target_binary(binary):
     check_binary_activation(_activate_batch, binary, jr.key(2), D)
 
 
+@pytest.mark.slow
 def test_linf_guarantee_exact_on_unit_cube(multi):
     """Every x in [0,1]^d, including grid points and their float32 neighbours, moves < 1e-2."""
     _, bm, bk = multi
@@ -134,6 +136,7 @@ def _tamper_cases(bk, x, xa, z, key):
 
 @settings(deadline=None, max_examples=8)
 @given(seed=st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_verification_accepts_exactly_signed_inputs(multi, seed):
     base, bm, bk = multi
     k1, k2, k3, k4 = jr.split(jr.key(seed), 4)
@@ -207,6 +210,7 @@ def test_save_load_key(tmp_path, multi):
         sg.key_from_model(bm, Ed25519PrivateKey.generate())
 
 
+@pytest.mark.slow
 def test_persistent_on_non_backdoored_inputs(binary):
     """§5.3: on unsigned inputs the output is base(x), so the verification-path weights get a zero
     gradient for every loss, fine-tuning never changes them and the backdoor survives."""

@@ -76,6 +76,7 @@ def test_smooth_matches_linear_closed_form():
     assert np.ptp(exact) > 1.0 and err < 0.05
 
 
+@pytest.mark.slow
 def test_smooth_clip_and_onehot():
     n = 20_000
     # A lying "bounded" model (output 7): the defender's clip enforces |h| <= bound.
@@ -149,6 +150,7 @@ def test_certify_sound_and_nearly_tight_on_linear_classifier():
     assert np.mean(radii[mid] / np.abs(dist[mid])) >= 0.8
 
 
+@pytest.mark.slow
 def test_certify_constant_model_radius_formula():
     # Every draw agrees: k = n, p_A = alpha^(1/n) exactly, radius = σ Φ⁻¹(alpha^(1/n)).
     sigma, x = 0.7, jnp.zeros(3)
@@ -252,6 +254,7 @@ def test_lipschitz_bound_holds_on_random_models(seed, scale):
 # ----------------------------------------------------------------------------- keys, jit, vmap, memory
 
 
+@pytest.mark.slow
 def test_deterministic_per_key_and_independent_of_batch_size():
     model = linear(3)
     x = jnp.array([0.2, -0.1, 0.3])
@@ -275,6 +278,7 @@ def test_deterministic_per_key_and_independent_of_batch_size():
     assert float(r1[0]) == 1.0 and float(r1[1]) > 0 and float(r4[1]) != float(r1[1])
 
 
+@pytest.mark.slow
 def test_jit_vmap_and_batch_agree():
     model = linear(3, seed=2)
     x = jr.normal(jr.key(0), (5, 3))

@@ -8,6 +8,7 @@ from jaxbd.experiments import AtLeast, Claim
 from jaxbd.experiments._sweep import DataSpec, Sweep, run_sweep
 
 
+@pytest.mark.slow
 def test_sweep_plants_every_cell_and_feeds_a_claim():
     sw = Sweep(
         "checksum",

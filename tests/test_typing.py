@@ -18,6 +18,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent / "typing"))
 import user_script  # noqa: E402
 
 
+@pytest.mark.slow
 def test_user_script_runs_on_numpy_inputs():
     out = user_script.main(n=128, dim=6, width=256, steps=60)
     assert out["round_trip_equal"] == 1.0
