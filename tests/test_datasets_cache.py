@@ -57,3 +57,22 @@ def test_unwritable_cache_directory_still_loads(tmp_path, monkeypatch):
     reference = datasets.load("iris")
     monkeypatch.setenv("JAXBD_DATA_CACHE_DIR", os.path.join(blocker, "data"))
     assert _same(datasets.load("iris"), reference)
+
+
+def test_split_equals_scikit_learns_train_test_split_and_is_cached(cache):
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    raw = load_breast_cancer()
+    x, y = raw.data, raw.target
+    split = lambda seed: datasets.from_arrays(  # noqa: E731
+        x, y, seed=seed, test_fraction=0.3, normalize="none"
+    )
+    ds = split(3)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.3, random_state=3, stratify=y)
+    assert np.array_equal(np.asarray(ds.x_train), x_tr.astype(np.float32))
+    assert np.array_equal(np.asarray(ds.x_test), x_te.astype(np.float32))
+    assert len(glob.glob(str(cache / "split-*.npz"))) == 1
+    assert _same(split(3), ds)  # from the cached indices
+    assert not _same(split(4), ds)  # another seed: another key
+    assert len(glob.glob(str(cache / "split-*.npz"))) == 2

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import float_dtype
+from ._cache import cache_file, cached, digest
 from ._checks import _check_number, _check_seed, _features_and_labels
 from ._dataset import Dataset
 from ._normalize import _check_normalize, normalize_split
@@ -57,9 +58,8 @@ def _select(x: np.ndarray, y: np.ndarray, classes: tuple) -> tuple[np.ndarray, n
 
 
 def _split(x: np.ndarray, yi: np.ndarray, classes: tuple, test_fraction: float, seed: int):
-    """A stratified split `(x_tr, x_te, y_tr, y_te)`, deterministic in `seed`."""
-    from sklearn.model_selection import train_test_split
-
+    """A stratified split `(x_tr, x_te, y_tr, y_te)`, deterministic in `seed`
+    (scikit-learn's `train_test_split`)."""
     counts = np.bincount(yi, minlength=len(classes))
     if counts.min() < 2:
         rare = classes[int(np.argmin(counts))]
@@ -75,8 +75,21 @@ def _split(x: np.ndarray, yi: np.ndarray, classes: tuple, test_fraction: float, 
             f"training examples out of {n}: each part needs at least one example of each "
             f"of the {c} classes."
         )
-    parts = train_test_split(x, yi, test_size=test_fraction, random_state=seed, stratify=yi)
-    return tuple(np.asarray(p) for p in parts)
+
+    # The split depends only on the labels and the arguments: cache its indices (see _cache).
+    def split():
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(n)
+        return train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=yi)
+
+    def valid(train, test):
+        both = np.sort(np.concatenate([train, test]))
+        return len(test) == n_test and np.array_equal(both, np.arange(n))
+
+    key = digest(yi, np.float64(test_fraction), np.int64(seed))
+    train, test = cached(cache_file(f"split-{key}"), ("train", "test"), valid, split)
+    return x[train], x[test], yi[train], yi[test]
 
 
 def from_arrays(

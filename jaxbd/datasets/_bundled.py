@@ -1,17 +1,13 @@
 """The bundled data: scikit-learn's real datasets and a synthetic Gaussian mixture."""
 
-import importlib.metadata
-import io as io_bytes
-import os
-import zipfile
 from collections.abc import Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
 from .._validate import check_int_range, float_dtype
-from ..io import write_atomic
 from ._arrays import from_arrays
+from ._cache import cache_file, cached
 from ._checks import _check_number, _check_seed
 from ._dataset import Dataset
 
@@ -19,55 +15,24 @@ from ._dataset import Dataset
 NAMES = ("digits", "breast_cancer", "wine", "iris", "synthetic")
 
 
-def _cache_file(name: str) -> str | None:
-    """Where the raw arrays of `name` are cached: `$JAXBD_DATA_CACHE_DIR`, set by the CLI (a
-    new CLI process then skips importing scikit-learn, about 1 s); `None` when unset."""
-    root = os.environ.get("JAXBD_DATA_CACHE_DIR")
-    if not root:
-        return None
-    version = importlib.metadata.version("scikit-learn")
-    return os.path.join(root, f"{name}-scikit-learn-{version}.npz")
-
-
-def _read_cached(path: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The cached `(x, y)`, or `None` when the file is missing or not what `_write_cached`
-    writes (then the data come from scikit-learn again). Data only: no pickle."""
-    try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-            x, y = np.asarray(f["x"]), np.asarray(f["y"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    ok = x.dtype == np.float64 and x.ndim == 2 and y.ndim == 1 and y.shape[0] == x.shape[0]
-    return (x, y) if ok and np.issubdtype(y.dtype, np.integer) else None
-
-
-def _write_cached(path: str, x: np.ndarray, y: np.ndarray) -> None:
-    buffer = io_bytes.BytesIO()
-    np.savez(buffer, x=x, y=y)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomic(path, buffer.getvalue())
-    except (OSError, ValueError):
-        pass  # an unwritable cache only costs the next process the scikit-learn import
-
-
 def _sklearn_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
-    path = _cache_file(name)
-    cached = None if path is None else _read_cached(path)
-    if cached is not None:
-        return cached
-    from sklearn import datasets as skd
+    def fetch():
+        from sklearn import datasets as skd
 
-    loader = {
-        "digits": skd.load_digits,
-        "breast_cancer": skd.load_breast_cancer,
-        "wine": skd.load_wine,
-        "iris": skd.load_iris,
-    }[name]
-    bunch = loader()
-    x, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
-    if path is not None:
-        _write_cached(path, x, y)
+        loader = {
+            "digits": skd.load_digits,
+            "breast_cancer": skd.load_breast_cancer,
+            "wine": skd.load_wine,
+            "iris": skd.load_iris,
+        }[name]
+        bunch = loader()
+        return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
+
+    def valid(x, y):
+        shapes = x.ndim == 2 and y.ndim == 1 and y.shape[0] == x.shape[0]
+        return shapes and x.dtype == np.float64 and np.issubdtype(y.dtype, np.integer)
+
+    x, y = cached(cache_file(name), ("x", "y"), valid, fetch)
     return x, y
 
 

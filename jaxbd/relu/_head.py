@@ -11,7 +11,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validate import check_finite, check_floating, is_concrete, runtime_check
+from .._validate import check_finite, check_floating, checked_jit, is_concrete, runtime_check
 from ..finetune import finetune
 from ._model import RandomReLU
 
@@ -87,13 +87,13 @@ def _features(g, x):
     return jax.nn.relu(x @ g.T)  # (n, m)
 
 
-@functools.partial(jax.jit, static_argnums=3)
+@checked_jit  # `mix` (a Python float) is static
 def _head_init(phi, y, w, mix):
     tau, _ = fit_threshold(phi @ w, y)
     return _Head(jnp.zeros_like(w), tau, jnp.log(_score_scale(phi @ w)), mix)
 
 
-@jax.jit
+@checked_jit
 def _finish(g, phi, y, w):
     f = phi @ w
     tau, _ = fit_threshold(f, y)
