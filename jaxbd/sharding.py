@@ -22,6 +22,7 @@ equal single-device results.
 """
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import jax
 import jax.core
@@ -36,10 +37,19 @@ __all__ = ["batch_mesh", "check_mesh", "sharded_map", "to_host"]
 
 _AXIS = "batch"
 
+# What pyright checks; at run time the library checks `devices`, `mesh` and `batch_size` itself
+# (a ValueError naming them, a string or 1.5 included), not the import hook.
+if TYPE_CHECKING:
+    # stub gap: `jax.Device = _xc.Device` aliases a compiled class, a variable to pyright
+    _Devices = Sequence[jax.Device] | None  # pyright: ignore[reportInvalidTypeForm]
+    _Mesh = Mesh | None
+    _BatchSize = int | None
+else:
+    _Devices = _Mesh = _BatchSize = object
+
 
 def batch_mesh(
-    # stub gap: `jax.Device = _xc.Device` aliases a compiled class, a variable to pyright
-    devices: Sequence[jax.Device] | None = None,  # pyright: ignore[reportInvalidTypeForm]
+    devices: _Devices = None,
 ) -> Mesh:
     """A one-dimensional mesh named `"batch"` over `devices` (default: all of `jax.devices()`)."""
     if devices is None:
@@ -84,8 +94,8 @@ def check_mesh(mesh) -> Mesh:
 def sharded_map(
     fn: Callable,
     *batched_args,
-    mesh: Mesh | None = None,
-    batch_size: int | None = None,
+    mesh: _Mesh = None,
+    batch_size: _BatchSize = None,
 ):
     """Compute `vmap(fn)(*batched_args)` with the leading axis sharded over `mesh`.
 

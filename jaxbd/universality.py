@@ -56,6 +56,7 @@ put a non-target label at the bottom of the ranking.
 """
 
 import functools
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -207,7 +208,7 @@ def _check_num_classes(num_classes) -> int:
 def invalidating_heads(
     z: Float[ArrayLike, "n d"],
     z_prime: Float[ArrayLike, "n d"],
-    target: int | Int[ArrayLike, "*n"],
+    target: ArrayLike | Sequence[float],  # integer labels; integral floats count (checked here)
     *,
     num_classes: int,
     clean_label: int | Int[ArrayLike, "*n"] | None = None,

@@ -6,6 +6,7 @@ holds the per-candidate results and chooses one.
 """
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import jax.random as jr
@@ -18,6 +19,14 @@ from ..sharding import sharded_map
 from ._checks import _check_criterion, _check_fraction, _check_same_dtype, _check_search_key
 from ._kernel import _SearchBlock
 from ._network import _class_index
+
+
+# A Mesh for pyright; at run time `sharding.check_mesh` checks `mesh` (a ValueError naming
+# it), not the import hook.
+if TYPE_CHECKING:
+    _Mesh = Mesh | None
+else:
+    _Mesh = object
 
 
 #: Candidate indices are int32 in the compiled search (index + batch stays below 2^31).
@@ -100,7 +109,7 @@ def candidate_search(
     validation_fraction: float | None = 0.2,
     x_eval: Float[ArrayLike, "k d"] | None = None,
     y_eval: ArrayLike | None = None,
-    mesh: Mesh | None = None,
+    mesh: _Mesh = None,
 ) -> CandidateScores:
     """Score `num_candidates` random directions $w \\sim N(0, I)$ (Leonardis §4–§5).
 

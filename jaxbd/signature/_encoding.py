@@ -8,11 +8,20 @@ is exact while $|u_j| < 2^{p-2}$, `p` the dtype's significand bits.
 import dataclasses
 import math
 import struct
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
 
 from .._validate import check_int_range, check_positive, float_dtype, is_concrete
+
+
+# A float for pyright; at run time `step_for_range` checks `data_range` itself (a ValueError
+# naming it, a string included), not the import hook.
+if TYPE_CHECKING:
+    _Range = float
+else:
+    _Range = object
 
 
 SIGNATURE_BITS = 512  # an Ed25519 signature is 64 bytes
@@ -147,7 +156,7 @@ def _check_input_dim(d: int, num_labels: int, b: int) -> None:
         )
 
 
-def step_for_range(data_range: float, *, bits_per_coord: int = 9, dtype=jnp.float32) -> float:
+def step_for_range(data_range: _Range, *, bits_per_coord: int = 9, dtype=jnp.float32) -> float:
     r"""The smallest coarse `step` (rounded up to two significant digits) whose exactly
     decodable range covers every $|x_j| \le$ `data_range` in `dtype`, signed value included:
     $q \ge R\,2^b / (2^{p-2} - 2^b)$ (module docstring, "Numeric range")."""
