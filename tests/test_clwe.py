@@ -100,6 +100,7 @@ def _pancakes64_shift0(key, omega, beta):
     log_beta=st.floats(-6, -1),
     shift=st.sampled_from([0.0, 0.5]),
 )
+@pytest.mark.slow
 def test_pancakes_near_layers(seed, support, log_beta, shift):
     """<g, omega> is within 7 sd of Z + shift (after the deterministic shrink), in float64.
 
@@ -129,6 +130,7 @@ def test_pancakes_near_layers(seed, support, log_beta, shift):
         assert np.all(np.isfinite(np.asarray(g)))
 
 
+@pytest.mark.slow
 def test_pancakes_off_support_and_orthogonal_are_standard_normal(x64):
     """Off-support coordinates, and the projection on a direction orthogonal to omega, are
     exactly N(0, 1): KS tests at level 1e-3 each (false-failure probability 1e-3 per test for a
@@ -150,6 +152,7 @@ def test_pancakes_off_support_and_orthogonal_are_standard_normal(x64):
     assert np.max(clwe.distance_to_layers(g @ np.asarray(omega))) < 0.01
 
 
+@pytest.mark.slow
 def test_pancakes_projection_follows_exact_mixture(x64):
     """t = <g, u> has the mixture CDF sum_k pi_k Phi((t - mu_k)/s): KS at level 1e-3
     (false-failure probability 1e-3 for a random seed). Large beta makes the layers overlap,

@@ -89,6 +89,7 @@ def test_calibration_pancakes(n):
     assert np.mean(p <= ALPHA) <= hi(n)
 
 
+@pytest.mark.slow
 def test_lattice_recovers_secret_at_tiny_noise(x64):
     w, omega = pancake_weights(jr.key(11), 80, 10, secret_dim=10, beta=1e-10, dtype=jnp.float64)
     r = lattice_attack(w)

@@ -165,6 +165,7 @@ def test_io_refuses_flax_models_it_cannot_restore(tmp_path, getkey):
     assert np.array_equal(m2.apply(v2, x[0]), module.apply(variables, x[0]))
 
 
+@pytest.mark.slow
 def test_finetune_under_jit_and_vmap_equals_eager(getkey):
     x, y = _task(getkey())
     model = eqx.nn.Linear(D, "scalar", key=getkey())

@@ -195,6 +195,7 @@ def test_scheme_exact_and_deterministic():
     assert np.array_equal(sampler.apply(e0), target)
 
 
+@pytest.mark.slow
 def test_preimages_do_not_reveal_the_trapdoor():
     """MP12's perturbation makes preimages spherical: along R's top singular direction and
     along a direction R maps to zero, the variance is σ² (without the perturbation it would be

@@ -148,6 +148,7 @@ def test_bound_is_tight():
     "optimizer",
     [optax.sgd(1.0), optax.sgd(0.1, momentum=0.9), optax.adam(0.1), optax.rmsprop(0.1)],
 )
+@pytest.mark.slow
 def test_finetuning_leaves_function_unchanged(optimizer):
     model = _mlp(2)
     p = ps.make_persistent(model, input_dim=D)

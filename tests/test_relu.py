@@ -128,6 +128,7 @@ def test_activate_changes_k_coordinates_by_strength(seed, k, strength):
     assert abs(np.linalg.norm(delta) - strength) <= 1e-5 * (1 + strength)
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad(getkey):
     x, y = _unit_data(getkey())
     model, bk = relu.backdoor(getkey(), x, y, width=64, sparsity=2, theta=1.0)

@@ -158,6 +158,7 @@ def test_frequencies_are_pancakes(pair):
     assert np.max(d_h) > 0.3  # honest frequencies know nothing of the secret
 
 
+@pytest.mark.slow
 def test_asr_on_real_split(pair, data):
     """ASR >= 0.99 on held-out digits 3 vs 8 (the flip of GKVZ Thm 6.3)."""
     honest, bd, key = pair

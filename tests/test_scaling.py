@@ -27,6 +27,7 @@ def test_rff_featurization_memory_is_linear_in_n():
     assert scaling.loglog_slope([64, 256, 1024], peaks) == pytest.approx(1.0, abs=0.1)
 
 
+@pytest.mark.slow
 def test_smoothing_memory_flat_in_draws_and_timing_optional():
     rows = scaling.smoothing_sweep(
         0, draws=[512, 2048, 65536], width=16, dim=4, batch_size=512, time_up_to=512

@@ -301,6 +301,7 @@ def test_jit_vmap_and_batch_agree():
     np.testing.assert_array_equal(jax.jit(p)(x), p(x))
 
 
+@pytest.mark.slow
 def test_memory_flat_in_num_samples():
     """Compiled temporary memory does not grow from 10^3 to 10^6 draws, and 10^6 draws run."""
     model = linear(32)

@@ -78,6 +78,7 @@ def test_sharded_sweep_over_four_cpu_devices_equals_the_host_loop():
     assert proc.stdout.startswith("OK")
 
 
+@pytest.mark.slow
 def test_constructions_that_read_concrete_data_plant_in_a_host_loop():
     # RFF's default bandwidth is read from the training inputs (a host median): the probe finds
     # that without compiling, and the cell's seeds are planted one after another.
