@@ -24,7 +24,7 @@ import math
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from jaxbd._validate import as_key, check_int_range
 from jaxbd.sharding import sharded_map, to_host
@@ -55,9 +55,16 @@ def sparse_unit(key, dim: int, sparsity, dtype=jnp.float32) -> Float[Array, " d"
 
 
 def spiked_weights(
-    key, num_units: int, dim: int, *, sparsity: int, theta: float, dtype=jnp.float32
+    key,
+    num_units: int,
+    dim: int,
+    *,
+    sparsity: int | Int[ArrayLike, ""],
+    theta: float | Float[ArrayLike, ""],
+    dtype=jnp.float32,
 ) -> tuple[Float[Array, "m d"], Float[Array, " d"]]:
-    """Rows with covariance $I + \\theta ss^\\top$; returns `(w, s)`."""
+    """Rows with covariance $I + \\theta ss^\\top$; returns `(w, s)` (`sparsity` and `theta` may
+    be traced: `spiked_batch` maps over them)."""
     num_units, dim = _shape(num_units, dim)
     k1, k2 = jr.split(as_key(key))
     s = sparse_unit(k1, dim, sparsity, dtype)

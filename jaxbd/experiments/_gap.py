@@ -9,7 +9,7 @@ import numpy as np
 from ._claims import Estimate, mean
 
 
-def rate_gap(a, b, trials: int) -> Estimate:
+def rate_gap(a, b, trials: int | np.integer) -> Estimate:
     r"""Mean over seeds of `a - b`, per-seed rates from `trials` inputs each.
 
     The standard error is the seeds' (as `mean`), floored by the binomial error of the two
