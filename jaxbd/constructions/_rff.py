@@ -22,7 +22,7 @@ class RFF(AbstractConstruction):
     dataset, where the old fixed 8.0 gave chance level on digits), `secret_dim` (support of ω),
     `beta` (CLWE noise), `steps` (head training steps), `num_classes` (the task: 2 for ±1
     labels, `c >= 3` for labels `0..c-1`; `None`, the default, reads it from the labels, which
-    must then be concrete — set it, or [`for_task`][], to plant with traced data under
+    must then be concrete — set it, or `for_task`, to plant with traced data under
     `jit`/`vmap`, where bad labels raise by `eqx.error_if`; a data-dependent bandwidth
     (`None`) also needs concrete `x`).
     """
