@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ._validate import check_int_range, checked_jit
+from ._validate import any_traced, check_int_range, checked_jit
 
 
 __all__ = ["batch_mesh", "check_mesh", "sharded_map", "to_host"]
@@ -145,7 +145,7 @@ def sharded_map(
 
     args = jax.tree_util.tree_map(pad, batched_args)
     sharding = NamedSharding(mesh, PartitionSpec(_AXIS))
-    if _spans_processes(mesh) and not _traced(args):
+    if _spans_processes(mesh) and not any_traced(args):
         args = jax.tree_util.tree_map(lambda a: _global(a, sharding), args)
         out = _run(fn, args, batch_size, mesh)
         return jax.tree_util.tree_map(lambda a: a[:n], to_host(out))
@@ -157,10 +157,6 @@ def sharded_map(
 def _spans_processes(mesh: Mesh) -> bool:
     me = jax.process_index()
     return any(d.process_index != me for d in mesh.devices.flat)
-
-
-def _traced(tree) -> bool:
-    return any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(tree))
 
 
 def _global(a, sharding):

@@ -46,4 +46,8 @@ from ._numbers import (
     positive_numbers as positive_numbers,
     real_numbers as real_numbers,
 )
-from ._runtime import checked_jit as checked_jit, runtime_check as runtime_check
+from ._runtime import (
+    any_traced as any_traced,
+    checked_jit as checked_jit,
+    runtime_check as runtime_check,
+)

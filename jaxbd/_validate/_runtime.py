@@ -55,7 +55,8 @@ def runtime_check(value: _T, bad, message: str) -> _T:
     return eqx.error_if(value, bad, message)
 
 
-def _any_tracer(tree) -> bool:
+def any_traced(tree) -> bool:
+    """Whether any leaf of `tree` is a tracer (the call is inside a `jit`/`vmap` trace)."""
     return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
 
 
@@ -90,11 +91,11 @@ def checked_jit(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if _any_tracer((args, kwargs)):
+        if any_traced((args, kwargs)):
             return plain(*args, **kwargs)
         with _FUNCTIONAL(True):
             error, out = functional(args, kwargs)
-        if _any_tracer(error):  # concrete arguments, but inside a caller's trace
+        if any_traced(error):  # concrete arguments, but inside a caller's trace
             return plain(*args, **kwargs)
         message = error.get()
         if message is not None:
