@@ -60,9 +60,24 @@ single `certify` old/new 59.9 / 45.5 ms. For the 784-d MLP, `certify_batch` was 
 1.61x to 2.53x locuslab in the same-run ratio (`jax.jit(...).compile().as_text()` shows the
 dot shapes).
 
+Quiet machine (load 1-2, two runs of 2026-12-01; the figures above were taken at load 16-27,
+where torch degrades far more than XLA and the ratios were inflated up to 84x): locuslab takes
+5.9-9.8 ms per linear point and 88-116 ms per MLP point, jaxbd's `certify_batch` 1.0-1.5x its
+throughput at `batch_size` 4096 and 1.3-2.0x at 10,100 (linear), 1.0-1.6x (MLP); a single
+`certify` call 0.7-1.7x (linear) and 0.8-1.0x (MLP). What bounds it is the noise: the fused
+lower bound itself is only 1.3-3.4x (linear) and 1.0-1.3x (MLP)
+locuslab. `noise_only_ms_per_point` times the draws alone (written out): `jr.normal` costs
+1.1-3.3x `torch.randn` for the same draws, threefry's bits alone 0.7-2.4x, and for the MLP the
+7.9 million normals per point are most of the work. The cost per draw of the 64-d noise also
+steps down just above 2^18 values per chunk (3.6 ms per 10^4 draws at 4096 rows, 3.0 at
+4097, 2.3 at 4500; our reading, not checked in XLA's source: XLA:CPU starts splitting the loop
+over both cores there), which is why `batch_size` 10,100 is faster for the 64-d model. Counting labels by a scatter-add instead of summing a one-hot
+block (0.7 ms of ~2.8 ms per point at 10^4 draws) is the one change this measurement led to.
+
 Usage: `python benchmarks/bench_certify_locuslab.py [--quick] [--locuslab PATH/core.py]`;
-writes `benchmarks/results/certify_locuslab.json`. `--quick` (CI): 8 points, n = 1,000, the
-linear model only, seconds.
+writes `benchmarks/results/certify_locuslab.json`. `--batch-sizes 4096,10100` (default) runs
+every measurement at each evaluation batch size, for both libraries. `--quick` (CI): 8 points,
+n = 1,000, the linear model only, seconds.
 """
 
 import argparse
@@ -199,7 +214,7 @@ def _fused(model, cfg):
     def count(k, xi, size):
         noise = jr.normal(k, (size,) + xi.shape, xi.dtype)
         labels = jnp.argmax(jax.vmap(model)(xi + sigma * noise), -1)
-        return jnp.sum(jax.nn.one_hot(labels, 10, dtype=jnp.int32), 0)
+        return jnp.zeros(10, jnp.int32).at[labels].add(1)  # a one-hot sum is slower on CPU
 
     def one(k, xi):
         step = lambda acc, c: (acc + count(jr.fold_in(k, c), xi, chunk), None)  # noqa: E731
@@ -275,6 +290,38 @@ def _measure(name, model, x, core, cfg, repeats):
     return res
 
 
+def _limits(x, cfg, repeats):
+    """The noise alone, per point (`n0 + n` draws of `x.shape[1]` normals in chunks of
+    `batch_size`), each chunk written out as an array: JAX's `jr.normal` (threefry bits and the
+    inverse-erf transform), its raw threefry bits alone, and `torch.randn` (what locuslab
+    draws), in ms."""
+    d, chunk = int(x.shape[1]), cfg["batch_size"]
+    sizes = [
+        s for draws in (cfg["n0"], cfg["n"]) for s in [chunk] * (draws // chunk) + [draws % chunk]
+    ]
+    sizes = [s for s in sizes if s]  # the selection draws, then the estimation draws
+    key = jr.key(0)
+    out = {}
+    for name, f in (
+        ("jax_normal", lambda k, s: jr.normal(k, (s, d))),
+        ("jax_threefry_bits", lambda k, s: jr.bits(k, (s, d))),
+    ):
+        fns = {s: jax.jit(lambda k, s=s, f=f: f(k, s)) for s in set(sizes)}
+        _, t = _best(lambda fns=fns: [fns[s](key) for s in sizes], max(repeats, 5))
+        out[name] = 1e3 * t
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        best = float("inf")
+        for _ in range(max(repeats, 5)):
+            t = time.perf_counter()
+            for s in sizes:
+                torch.randn(s, d)
+            best = min(best, time.perf_counter() - t)
+        out["torch_randn"] = 1e3 * best
+    return out
+
+
 def _mean(a):
     return float(np.mean(a)) if np.size(a) else None
 
@@ -290,9 +337,15 @@ def main():
     p.add_argument(
         "--out", default=str(pathlib.Path(__file__).parent / "results" / "certify_locuslab.json")
     )
+    p.add_argument(
+        "--batch-sizes",
+        default="4096,10100",
+        help="comma-separated evaluation batch sizes, each run for both libraries",
+    )
     args = p.parse_args()
     quick = args.quick
-    cfg = dict(sigma=0.5, n0=100, n=1_000 if quick else 10_000, alpha=0.001, batch_size=4096)
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    cfg = dict(sigma=0.5, n0=100, n=1_000 if quick else 10_000, alpha=0.001)
     points = args.points or (8 if quick else 120)
     repeats = args.repeats or (1 if quick else 2)
     core, skipped = _load_locuslab(args.locuslab)
@@ -311,7 +364,7 @@ def main():
         "quick": quick,
         "cpu_count": os.cpu_count(),
         "load_average_at_start": os.getloadavg()[0],
-        "config": cfg,
+        "config": dict(cfg, batch_sizes=batch_sizes),
         "locuslab": "measured" if core is not None else f"skipped: {skipped}",
         "models": {
             "digits_linear": "10-class softmax regression of sklearn digits (8x8, d = 64)",
@@ -320,7 +373,11 @@ def main():
         "goal": ">= 2x locuslab's per-point throughput, within 1.3x of the fused bound",
     }
     for name, (model, x) in models.items():
-        result[name] = _measure(name, model, x, core, cfg, repeats)
+        result[name] = {}
+        for bs in batch_sizes:
+            c = dict(cfg, batch_size=bs)
+            result[name][f"batch_size_{bs}"] = _measure(name, model, x, core, c, repeats)
+            result[name][f"batch_size_{bs}"]["noise_only_ms_per_point"] = _limits(x, c, repeats)
     result["load_average_at_end"] = os.getloadavg()[0]
     if core is not None:
         import torch

@@ -37,8 +37,9 @@ def smooth_core(key, model, x, sigma, *, num_samples, batch_size, output, bound)
 
 def counts_core(key, model, x, sigma, *, num_samples, batch_size):
     """`(int32 label counts over `num_samples` draws, bad)` (pure, jittable)."""
-    h = label_h(*output_kind(model, x))
-    return noisy_sum(model, h, num_samples=num_samples, batch_size=batch_size)(key, x, sigma)
+    h, bins = label_h(*output_kind(model, x))
+    s = noisy_sum(model, h, num_samples=num_samples, batch_size=batch_size, bins=bins)
+    return s(key, x, sigma)
 
 
 def predict_core(key, model, x, sigma, *, num_samples, batch_size):
@@ -53,9 +54,11 @@ def certify_core(key, model, x, sigma, *, n0, num_samples, batch_size):
     """`(c_A, k, bad)`: the label chosen by draws `0..n0-1` and its hits among the independent
     draws `n0..n0+num_samples-1` (Cohen et al., CERTIFY's SAMPLEUNDERNOISE twice)."""
     kind, c = output_kind(model, x)
-    h = label_h(kind, c)
-    select = noisy_sum(model, h, num_samples=n0, batch_size=batch_size)
-    estimate = noisy_sum(model, h, num_samples=num_samples, batch_size=batch_size, start=n0)
+    h, bins = label_h(kind, c)
+    select = noisy_sum(model, h, num_samples=n0, batch_size=batch_size, bins=bins)
+    estimate = noisy_sum(
+        model, h, num_samples=num_samples, batch_size=batch_size, start=n0, bins=bins
+    )
     chosen, bad0 = select(key, x, sigma)
     cls = jnp.argmax(chosen)
     hits, bad1 = estimate(key, x, sigma)
