@@ -58,6 +58,10 @@ def to_json(results: list[ExperimentResult]) -> dict:
             "backend": jax.default_backend(),
             "devices": [str(d) for d in jax.devices()],
             "python": platform.python_version(),
+            # `reproduce --quick` compiles with most XLA optimisations off (cli/_reproduce.py)
+            "xla_most_optimizations_disabled": bool(
+                jax.config.read("jax_disable_most_optimizations")
+            ),
             "experiments": out,
         }
     )

@@ -1,6 +1,8 @@
 """Perturbation sizes (ℓ0, ℓ2, ℓ∞, the nearest-neighbour yardstick) and the random-perturbation
 control of the same ℓ0 and ℓ2 (DESIGN.md §4)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -40,16 +42,22 @@ def median_nn_distance(x: Float[ArrayLike, "n d"], *, batch_size: int = 256) -> 
     n = x.shape[0]
     if n < 2:
         raise ValueError("`x` needs at least two examples for a nearest-neighbour distance.")
+    return float(_median_nn(x, min(batch_size, n)))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _median_nn(x, batch_size):
+    """One compiled program: row blocks under `lax.map`, then the median (run eagerly, the
+    remainder block of `lax.map` and each step around it would compile on its own)."""
     sq = jnp.sum(x * x, axis=1)
-    idx = jnp.arange(n)
+    idx = jnp.arange(x.shape[0])
 
     def row(i):
         d2 = sq[i] + sq - 2.0 * (x @ x[i])
         d2 = jnp.where(idx == i, jnp.inf, d2)
         return jnp.sqrt(jnp.maximum(jnp.min(d2), 0.0))
 
-    nn = jax.lax.map(row, idx, batch_size=min(batch_size, n))
-    return float(jnp.median(nn))
+    return jnp.median(jax.lax.map(row, idx, batch_size=batch_size))
 
 
 def random_perturbation(
