@@ -139,23 +139,23 @@ def cross_entropy_loss(logits: ArrayLike, label: ArrayLike) -> Array:
 
 
 def _check_values(y, pred: Callable, message: str):
-    """`ValueError(message)` when `pred(y)` holds and is known now (concrete `y`, also inside
-    `jit`), else `eqx.error_if`; returns `y` (use the result)."""
-    with jax.ensure_compile_time_eval():
-        bad = pred(y)
-    if is_concrete(bad):
-        if bool(bad):
+    """`ValueError(message)` when `pred(y, xp)` holds for a concrete `y` (also one closed over
+    inside `jit`), evaluated with `xp = numpy` so a host check compiles no XLA program; a traced
+    `y` gets `runtime_check(y, pred(y, jax.numpy), message)`. Returns `y` (use the result)."""
+    if is_concrete(y):
+        if bool(pred(np.asarray(y), np)):
             raise ValueError(message)
         return y
-    return runtime_check(y, bad, message)
+    return runtime_check(y, pred(y, jnp), message)
 
 
 def _default_loss(output_shape, y):
     """Pick the loss from the output shape and check the labels against it; returns (loss, y)."""
-    with jax.ensure_compile_time_eval():
-        known = is_concrete(y) and is_concrete(jnp.min(y))
-        shown = np.unique(np.asarray(y))[:10] if known else "(traced)"
-        low, high = (int(jnp.min(y)), int(jnp.max(y))) if known else ("?", "?")
+    # numpy on the host value: a jnp op here would be staged into a caller's `jit` trace
+    y_host = np.asarray(y) if is_concrete(y) else None
+    known = y_host is not None and y_host.size > 0
+    shown = np.unique(y_host)[:10] if known else "(traced)"
+    low, high = (int(y_host.min()), int(y_host.max())) if known else ("?", "?")
     if len(output_shape) == 0:
         if not jnp.issubdtype(y.dtype, jnp.floating):
             raise ValueError(
@@ -163,8 +163,9 @@ def _default_loss(output_shape, y):
                 f"(got dtype {y.dtype}, values {shown})."
             )
         msg = "`y` must hold float labels -1.0/+1.0 for a model with a scalar score"
-        y = _check_values(y, lambda v: ~jnp.all((v == 1) | (v == -1)), msg + f" (got {shown}).")
-        two = lambda v: ~(jnp.any(v == 1) & jnp.any(v == -1))
+        bad = lambda v, xp: ~xp.all((v == 1) | (v == -1))  # noqa: E731
+        y = _check_values(y, bad, msg + f" (got {shown}).")
+        two = lambda v, xp: ~(xp.any(v == 1) & xp.any(v == -1))
         msg = f"`y` holds a single class ({shown}); need both -1 and +1."
         return logistic_loss, _check_values(y, two, msg)
     if len(output_shape) == 1:
@@ -176,10 +177,10 @@ def _default_loss(output_shape, y):
             )
         msg = f"`y` must hold integer labels 0..{c - 1} for a model with {c} logits"
         y = _check_values(
-            y, lambda v: jnp.any((v < 0) | (v >= c)), msg + f", got [{low}, {high}]."
+            y, lambda v, xp: xp.any((v < 0) | (v >= c)), msg + f", got [{low}, {high}]."
         )
         msg = f"`y` holds a single class ({shown}); fine-tuning needs at least two classes."
-        return cross_entropy_loss, _check_values(y, lambda v: jnp.all(v == v[0]), msg)
+        return cross_entropy_loss, _check_values(y, lambda v, xp: xp.all(v == v[0]), msg)
     raise ValueError(
         f"the default loss needs a scalar score or a logits vector per example, the model returns "
         f"shape {tuple(output_shape)}; pass `loss=`."
@@ -188,7 +189,7 @@ def _default_loss(output_shape, y):
 
 def _finite(tree, message: str):
     """Every inexact leaf of `tree` must be finite: host check, or `eqx.error_if` when traced."""
-    check = lambda leaf: _check_values(leaf, lambda v: ~jnp.all(jnp.isfinite(v)), message)
+    check = lambda leaf: _check_values(leaf, lambda v, xp: ~xp.all(xp.isfinite(v)), message)
     return jax.tree.map(lambda v: check(v) if eqx.is_inexact_array(v) else v, tree)
 
 

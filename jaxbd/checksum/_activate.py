@@ -1,5 +1,6 @@
 """Activation by sign flips (Lemma 5.2) and the replication attack (§5.1, end)."""
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float
 
@@ -7,9 +8,10 @@ from .._validate import check_example, check_finite, check_floating, check_targe
 from ._key import ChecksumKey, _check_key, _parities
 
 
+@eqx.filter_jit  # one program per key shape (run eagerly, each of its ~20 ops compiles alone)
 def _plan(backdoor_key: ChecksumKey, x, target):
     """`(flip, ok)`: the coordinates to negate and whether that opens the backdoor (`target`
-    already checked to be ±1)."""
+    already checked to be ±1). Exact: comparisons, sign flips and a min, no rounding."""
     member, parity = _parities(backdoor_key, x)
     need = parity != backdoor_key.v
     cand = jnp.where(member & (x != 0)[None, :], jnp.abs(x)[None, :], jnp.inf)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validate import check_floating, check_matrix
+from .._validate import check_floating, check_matrix, is_concrete
 from ._checks import _check_model, _check_scores, _check_target, _check_task_labels, _scores, _task
 
 
@@ -17,12 +17,15 @@ def predict(model: Callable, x: Float[ArrayLike, "n d"]) -> Array:
     _check_model(model)
     x = check_matrix(x, "x")
     s = _scores(model, x)
+    # concrete scores: the labels in numpy (jnp here would compile a program per shape)
+    xp = np if is_concrete(s) else jnp
     if s.ndim == 1:
         s = _check_scores(s)
-        return jnp.where(s >= 0, 1.0, -1.0).astype(s.dtype)
+        v = xp.asarray(s)
+        return jnp.asarray(xp.where(v >= 0, 1.0, -1.0).astype(s.dtype))
     if s.ndim == 2:
         s = _check_scores(s)
-        return jnp.argmax(s, axis=-1)
+        return jnp.asarray(xp.argmax(xp.asarray(s), axis=-1))  # int32 (int64 with x64)
     raise ValueError(
         f"`model` output must be a scalar score or a logits vector per example, got {s.shape[1:]}."
     )
@@ -41,7 +44,7 @@ def clean_accuracy(model: Callable, x: Float[ArrayLike, "n d"], y: ArrayLike) ->
         raise ValueError(f"`y` must have shape {pred.shape}, got {y_arr.shape}.")
     logits, c = _task(model, x)
     y = _check_task_labels(y, x, c, logits=logits)
-    return float(jnp.mean(pred == y.astype(pred.dtype)))
+    return float(np.mean(np.asarray(pred) == np.asarray(y).astype(pred.dtype)))
 
 
 def attack_success_rate(
@@ -76,17 +79,17 @@ def attack_success_rate(
     pred_act = predict(model, x_activated)
     if target is None:
         pred = predict(model, x)
-        return float(jnp.mean(pred_act != pred))
+        return float(np.mean(np.asarray(pred_act) != np.asarray(pred)))
     logits, c = _task(model, x)
     t_vec = _check_target(target, x, c, logits=logits)
-    hit = pred_act == t_vec.astype(pred_act.dtype)
+    hit = np.asarray(pred_act) == np.asarray(t_vec).astype(pred_act.dtype)
     if y is not None:
         y_arr = jnp.asarray(y)
         if y_arr.shape != pred_act.shape:
             raise ValueError(f"`y` must have shape {pred_act.shape}, got {y_arr.shape}.")
         y_chk = _check_task_labels(y, x, c, logits=logits)
-        keep = np.asarray(y_chk.astype(pred_act.dtype) != t_vec.astype(pred_act.dtype))
+        keep = np.asarray(y_chk).astype(pred_act.dtype) != np.asarray(t_vec).astype(pred_act.dtype)
         if not keep.any():
             return float("nan")
-        return float(np.mean(np.asarray(hit)[keep]))
-    return float(jnp.mean(hit))
+        return float(np.mean(hit[keep]))
+    return float(np.mean(hit))
