@@ -152,10 +152,10 @@ def _check_values(y, pred: Callable, message: str):
 def _default_loss(output_shape, y):
     """Pick the loss from the output shape and check the labels against it; returns (loss, y)."""
     # numpy on the host value: a jnp op here would be staged into a caller's `jit` trace
-    y_host = np.asarray(y) if is_concrete(y) else None
-    known = y_host is not None and y_host.size > 0
-    shown = np.unique(y_host)[:10] if known else "(traced)"
-    low, high = (int(y_host.min()), int(y_host.max())) if known else ("?", "?")
+    shown, low, high = "(traced)", "?", "?"
+    if is_concrete(y) and np.size(y) > 0:
+        y_host = np.asarray(y)
+        shown, low, high = np.unique(y_host)[:10], int(y_host.min()), int(y_host.max())
     if len(output_shape) == 0:
         if not jnp.issubdtype(y.dtype, jnp.floating):
             raise ValueError(
