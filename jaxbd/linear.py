@@ -39,9 +39,8 @@ def train_linear(key, x, y, *, steps: int = 300, learning_rate: float = 0.05) ->
     **Arguments:** `key` (PRNG key), `x` `(n, d)`, `y` labels, `steps` (Adam steps, >= 0),
     `learning_rate` (> 0).
     """
-    import optax
-
     from . import finetune
+    from .train import shared_optimizer
 
     key = as_key(key)
     x, y, task, c = check_xy(x, y)
@@ -50,4 +49,5 @@ def train_linear(key, x, y, *, steps: int = 300, learning_rate: float = 0.05) ->
     d = x.shape[1]
     shape = (d,) if task == "binary" else (c, d)
     model = LinearClassifier(jnp.zeros(shape, x.dtype), jnp.zeros(shape[:-1], x.dtype))
-    return finetune.finetune(key, model, x, y, optimizer=optax.adam(learning_rate), steps=steps)
+    opt = shared_optimizer("adam", learning_rate)  # one compiled loop per rate
+    return finetune.finetune(key, model, x, y, optimizer=opt, steps=steps)

@@ -76,6 +76,12 @@ ROWS = [
     Row(_t + "record_steps", "steps", "negative", lambda: T.record_steps(-1, 2), ("`steps`",)),
     Row(_t + "record_steps", "history_every", "zero", lambda: T.record_steps(4, 0),
         ("`history_every`",)),
+    *cases(_t + "shared_optimizer", "name", lambda n: T.shared_optimizer(n, 0.1),
+        [("unknown", "lamb"), ("not-a-string", optax.adam)]),
+    *cases(_t + "shared_optimizer", "learning_rate", lambda r: T.shared_optimizer("adam", r),
+        [("zero", 0.0), ("nan", NAN), ("str", "0.1")]),
+    *cases(_t + "shared_optimizer", "learning_rate",
+        lambda r: T.shared_optimizer("adam", r).init(P0), [("traced", 0.1)], mode="jit"),
     # finetune: model kinds (Flax NNX / linen need flax; these need nothing).
     Row(_f + "finetune", "model", "plain-callable", lambda: _tune(model=lambda v: v.sum()),
         ("`model`", "(fn, params)")),

@@ -260,3 +260,30 @@ def test_optimizer_checked_and_divergence_refused(getkey):
         loss=lambda s, t: (s - t) ** 2,
     )
     assert np.all(np.isfinite(np.asarray(tuned.w)))
+
+
+def test_shared_optimizer_is_one_object_per_rate_so_the_loop_compiles_once():
+    import jax.monitoring
+
+    from jaxbd import train
+
+    a, b = train.shared_optimizer("adam", 1e-3), train.shared_optimizer("adam", 0.001)
+    assert a is b and a is not train.shared_optimizer("adam", 2e-3)
+    assert train.shared_optimizer("sgd", 0.1) is not train.shared_optimizer("adam", 0.1)
+    objective = lambda p, _k: jnp.sum((p - 1.0) ** 2)  # noqa: E731
+    p0 = jnp.zeros(3)
+    compiles = []
+    listener = lambda event, _secs, **_kw: compiles.append(event)  # noqa: E731
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        first = train.minimize(jr.key(0), objective, p0, optimizer=a, steps=3)
+        n = len(compiles)
+        again = train.minimize(jr.key(0), objective, p0, optimizer=b, steps=3)
+        reused = [e for e in compiles[n:] if e.endswith("backend_compile_duration")]
+        train.minimize(jr.key(0), objective, p0, optimizer=optax.adam(1e-3), steps=3)
+        fresh = [e for e in compiles[n:] if e.endswith("backend_compile_duration")]
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert n > 0 and reused == [], "the shared optimiser must reuse the compiled loop"
+    assert len(fresh) > 0, "control: a fresh optax.adam object compiles the loop again"
+    np.testing.assert_array_equal(first, again)

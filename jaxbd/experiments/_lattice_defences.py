@@ -27,10 +27,10 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import optax
 
 from .. import detect, lattice_signature, persistent, smoothing
 from ..finetune import finetune
+from ..train import shared_optimizer
 from . import AtLeast, AtMost, Claim, Table, exact
 
 
@@ -201,7 +201,7 @@ def persistence(key, bm: PairScore, x, y, xa, target: float, *, steps: int):
     if steps:
         grads = eqx.filter_jit(eqx.filter_grad(_loss))(pm, x, y)
         gmax = max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(grads) if g.size)
-        tuned = finetune(key, pm, x, y, optimizer=optax.adam(1e-2), steps=steps)
+        tuned = finetune(key, pm, x, y, optimizer=shared_optimizer("adam", 1e-2), steps=steps)
         unchanged = all(
             bool(jnp.array_equal(a, b))
             for a, b in zip(jax.tree.leaves(eqx.filter(pm, eqx.is_array)),

@@ -18,11 +18,11 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import optax
 from matplotlib.figure import Figure as MplFigure
 
 from .. import checksum, constructions, datasets
 from ..finetune import finetune
+from ..train import shared_optimizer
 from . import AtLeast, AtMost, Claim, Context, Estimate, ExperimentResult, Figure, Within, register
 from ._claims import exact, rate
 from ._records import table
@@ -58,7 +58,7 @@ def train_base(key, x, y, *, num_classes: int, steps: int = 300):
     k_init, k_fit = jr.split(key)
     out = "scalar" if num_classes == 2 else num_classes
     model = eqx.nn.Linear(x.shape[1], out, key=k_init)
-    return finetune(k_fit, model, x, y, optimizer=optax.adam(0.05), steps=steps)
+    return finetune(k_fit, model, x, y, optimizer=shared_optimizer("adam", 0.05), steps=steps)
 
 
 def _grid(quick: bool) -> dict:

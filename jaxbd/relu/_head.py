@@ -2,8 +2,6 @@ r"""Everything Train-Random-ReLU (GKVZ Alg. 7) does after the first layer is dra
 threshold $\tau$ ("set τ based on ψ and D"), the score scale and the head $w$ (uniform, or the
 high-entropy trained average of the package docstring)."""
 
-import functools
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -13,6 +11,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validate import check_finite, check_floating, checked_jit, is_concrete, runtime_check
 from ..finetune import finetune
+from ..train import shared_optimizer
 from ._model import RandomReLU
 
 
@@ -72,10 +71,9 @@ class _Head(eqx.Module):
         return jnp.exp(self.log_scale) * (self.weights() @ phi - self.tau)
 
 
-@functools.lru_cache(maxsize=16)
 def _adam(lr: float) -> optax.GradientTransformation:
     # One optimiser object per learning rate, so the compiled fine-tuning loop is reused.
-    return optax.adam(lr)
+    return shared_optimizer("adam", lr)
 
 
 def _score_scale(f):
