@@ -423,3 +423,21 @@ def test_nonfinite_model_output_is_an_error_not_a_certificate():
     # is unaffected whatever the chunking.
     ok = S.certify(jr.key(0), linear(3), x, **kw)
     assert np.isfinite(float(ok[1]))
+
+
+def test_certify_statistics_equal_scipy_stats():
+    """CERTIFY's host statistics use scipy.special (no scipy.stats import on the CLI's warm
+    path); they must be the reference formulas: Clopper–Pearson = beta.ppf, radius = σΦ⁻¹."""
+    from jaxbd.smoothing import _stats
+
+    rng = np.random.default_rng(0)
+    n = rng.integers(1, 200_000, 5_000)
+    k = rng.integers(0, n + 1)
+    for alpha in (1e-6, 0.001, 0.05):
+        ref = np.where(k > 0, scipy.stats.beta.ppf(alpha, np.maximum(k, 1), n - k + 1), 0.0)
+        np.testing.assert_allclose(_stats.clopper_pearson_lower(k, n, alpha), ref, rtol=1e-13)
+    abstain, r = _stats.radius(0.001, 10_000, k[:100] % 10_001, 0.5)
+    p_lo = _stats.clopper_pearson_lower(k[:100] % 10_001, 10_000, 0.001)
+    expect = np.where(p_lo > 0.5, 0.5 * scipy.stats.norm.ppf(np.clip(p_lo, 0.5, 1 - 1e-16)), 0.0)
+    np.testing.assert_array_equal(abstain, ~(p_lo > 0.5))
+    np.testing.assert_allclose(r, expect, rtol=1e-13)
