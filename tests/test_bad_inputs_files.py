@@ -5,7 +5,9 @@ Crafted and malformed *files* are in `tests/test_io_security.py`; these rows are
 *arguments* to the public functions.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import jax.numpy as jnp
@@ -18,6 +20,7 @@ from jaxbd import constructions, io, linear
 
 
 TMP = tempfile.mkdtemp(prefix="jaxbd-badinput-files-")
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)  # no folder left in /tmp
 MISSING_DIR = os.path.join(TMP, "no", "such", "dir", "m.jaxbd")
 MODEL_FILE = os.path.join(TMP, "m.jaxbd")
 io.save(MODEL_FILE, {"w": np.ones(3, np.float32)})

@@ -5,8 +5,10 @@ holds no parameters. `save` refuses both, naming `model`, and writes nothing. (T
 `(module, variables)` is saved and loads with `classes=`: `tests/test_io_flax.py`.)
 """
 
+import atexit
 import importlib.util
 import os
+import shutil
 import tempfile
 
 import jax.numpy as jnp
@@ -18,6 +20,7 @@ from jaxbd import io
 
 
 TMP = tempfile.mkdtemp(prefix="jaxbd-badinput-io-flax-")
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)  # no folder left in /tmp
 MODEL_FILE = os.path.join(TMP, "m.jaxbd")
 ROWS: list[Row] = []
 

@@ -3,8 +3,10 @@ checkers the loaded object's type): a non-class and a file holding another class
 with a `ValueError` naming what was expected. And an `eqx.Module` that is not callable, where
 a model is annotated `eqx.Module` but called (`persistent.make_persistent`)."""
 
+import atexit
 import functools
 import os
+import shutil
 import tempfile
 
 import equinox as eqx
@@ -27,6 +29,7 @@ class _Weights(eqx.Module):
 def _files() -> tuple[str, str]:
     """A saved model and a saved key (made on first use, so collecting the table is cheap)."""
     d = tempfile.mkdtemp(prefix="jaxbd-typing-")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)  # no folder left in /tmp
     x = jr.normal(jr.key(0), (16, 3))
     y = jnp.where(x[:, 0] >= 0, 1.0, -1.0)
     _, bkey = rff.backdoor(
