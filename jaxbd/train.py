@@ -61,8 +61,9 @@ def shared_optimizer(name: str, learning_rate: float) -> optax.GradientTransform
     The compiled loop of [`minimize`][] is keyed on the optimiser it was traced with, and an
     optax optimiser is a pair of closures compared by identity: two calls of
     `optax.adam(1e-3)` compile two loops. The library's own training (linear models, relu's
-    head, the experiments) goes through this function, so the same rate reuses one program;
-    `reproduce --quick` compiled the loop 21 times before. `name`: `"adam"` or `"sgd"`;
+    head, the experiments) goes through this function, so the same rate reuses one program
+    (a profile of `reproduce --quick` counted 21 compilations of the loop, one per shape and
+    optimiser object). `name`: `"adam"` or `"sgd"`;
     `learning_rate`: a finite number `> 0` (a traced rate: use `optax.inject_hyperparams`).
     """
     if not isinstance(name, str) or name not in _OPTIMIZERS:
