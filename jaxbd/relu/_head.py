@@ -6,7 +6,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jaxtyping import Array, ArrayLike, Float
 
 from .._validate import check_finite, check_floating, checked_jit, is_concrete, runtime_check
@@ -71,11 +70,6 @@ class _Head(eqx.Module):
         return jnp.exp(self.log_scale) * (self.weights() @ phi - self.tau)
 
 
-def _adam(lr: float) -> optax.GradientTransformation:
-    # One optimiser object per learning rate, so the compiled fine-tuning loop is reused.
-    return shared_optimizer("adam", lr)
-
-
 def _score_scale(f):
     return 1.0 / jnp.maximum(jnp.std(f), jnp.asarray(1e-12, f.dtype))
 
@@ -109,6 +103,6 @@ def _fit_head(key, g, x, y, *, head, head_mix, head_steps, head_lr) -> RandomReL
     w = jnp.full((g.shape[0],), 1.0 / g.shape[0], x.dtype)
     if head == "trained":
         fitted = _head_init(phi, y, w, head_mix)
-        fitted = finetune(key, fitted, phi, y, optimizer=_adam(head_lr), steps=head_steps)
+        fitted = finetune(key, fitted, phi, y, optimizer=shared_optimizer("adam", head_lr), steps=head_steps)
         w = fitted.weights()
     return _finish(g, phi, y, w)
