@@ -103,6 +103,8 @@ def _fit_head(key, g, x, y, *, head, head_mix, head_steps, head_lr) -> RandomReL
     w = jnp.full((g.shape[0],), 1.0 / g.shape[0], x.dtype)
     if head == "trained":
         fitted = _head_init(phi, y, w, head_mix)
-        fitted = finetune(key, fitted, phi, y, optimizer=shared_optimizer("adam", head_lr), steps=head_steps)
+        fitted = finetune(
+            key, fitted, phi, y, optimizer=shared_optimizer("adam", head_lr), steps=head_steps
+        )
         w = fitted.weights()
     return _finish(g, phi, y, w)
