@@ -10,7 +10,7 @@ from four_devices import run_on_four_cpu_devices
 from hypothesis import assume, given, settings, strategies as st
 
 from jaxbd import memorizing as mz, sharding
-from jaxbd.memorizing._kernel import _count_below, _SearchBlock, _sort_columns
+from jaxbd.memorizing._kernel import _count_below, _running, _SearchBlock, _sort_columns
 from jaxbd.memorizing._search import _split
 from jaxbd.metrics import clean_accuracy, predict
 
@@ -257,6 +257,19 @@ def test_sort_columns_is_a_stable_argsort(seed, log_m, distinct):
     got = np.asarray(_COUNT(ks, jnp.asarray(q)))
     want = np.stack([np.searchsorted(np.asarray(ks)[:, b], q[:, b]) for b in range(3)], 1)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("m", [1, 2, 5, 8, 300])
+def test_running_max_min_equal_numpy_accumulate(m):
+    """`_running` (rolled recursive doubling) equals numpy's running max / min down axis 0,
+    power-of-two lengths and others, on the kernel's values (positions in `-1..m`, the fills
+    being -1 for max and m for min)."""
+    a = np.random.default_rng(m).integers(-1, m + 1, (m, 4)).astype(np.int32)
+    run = jax.jit(_running, static_argnums=(0, 2))
+    np.testing.assert_array_equal(run(jnp.maximum, jnp.asarray(a), -1), np.maximum.accumulate(a))
+    np.testing.assert_array_equal(
+        run(jnp.minimum, jnp.asarray(a), m), np.minimum.accumulate(a, axis=0)
+    )
 
 
 def test_bad_inputs():

@@ -43,38 +43,55 @@ def _check_index(index):
     return check_int_range(index, "index", low=0, high=2**31 - 1)
 
 
+def _bitonic_stages(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The $\log_2 m\,(\log_2 m + 1)/2$ stages of Batcher's bitonic network on `m` (a power of
+    two) rows, as tables over `(stage, row)`: each row's partner (`row ^ stride`), whether the
+    row is the lower of its pair, and whether its pair sorts ascending (`row & size == 0`)."""
+    stages = []
+    size = 2
+    while size <= m:
+        stride = size // 2
+        while stride >= 1:
+            stages.append((size, stride))
+            stride //= 2
+        size *= 2
+    st = np.array(stages, np.int32).reshape(-1, 2)
+    row = np.arange(m, dtype=np.int32)[None, :]
+    partner = row ^ st[:, 1:]
+    lower = (row & st[:, 1:]) == 0
+    ascending = (row & st[:, :1]) == 0
+    return partner, lower, ascending
+
+
 def _sort_columns(keys: Array) -> tuple[Array, Array]:
     r"""Stable ascending sort of every column of `keys` `(m, B)`, `m` a power of two: the sorted
     keys and the row each came from (ties by row index, as a stable `argsort`).
 
     A bitonic sorting network (Batcher 1968): $\log_2 m\,(\log_2 m + 1)/2$ data-independent
     compare-exchange stages, each an elementwise operation over the whole `(m, B)` block with
-    the `B` candidates on the minor (vector) axis. The candidate search sorts ~300 projections
-    for each of thousands of candidates; XLA:CPU's general (stable) sort is several times slower
-    on such blocks (8.3x in
-    `benchmarks/results/memorizing.json`, measured in the same run).
+    the `B` candidates on the minor (vector) axis. The stages run as one rolled loop
+    (`lax.fori_loop` over a table of partners and directions): unrolled, the network was ~14x
+    slower to compile (3.5 s against 0.2 s for `m = 512`) and ~1.8x faster to run, and a search
+    is usually compiled once and run once. XLA:CPU's general (stable) sort is slower still on
+    such blocks (measured in the same run by `benchmarks/bench_memorizing.py`).
     """
     m = keys.shape[0]
     if m & (m - 1):
         raise ValueError(f"`_sort_columns` needs a power-of-two length, got {m}.")
+    partner, lower, ascending = (jnp.asarray(t) for t in _bitonic_stages(m))
     rows = jnp.broadcast_to(jnp.arange(m, dtype=jnp.int32)[:, None], keys.shape)
-    size = 2
-    while size <= m:
-        stride = size // 2
-        while stride >= 1:
-            shape = (m // (2 * stride), 2, stride) + keys.shape[1:]
-            k, r = keys.reshape(shape), rows.reshape(shape)
-            k0, k1, r0, r1 = k[:, 0], k[:, 1], r[:, 0], r[:, 1]
-            start = jnp.arange(m // (2 * stride), dtype=jnp.int32) * (2 * stride)
-            up = ((start & size) == 0).reshape((-1, 1) + (1,) * (keys.ndim - 1))
-            greater = (k0 > k1) | ((k0 == k1) & (r0 > r1))
-            swap = jnp.where(up, greater, ~greater)
-            keys = jnp.stack([jnp.where(swap, k1, k0), jnp.where(swap, k0, k1)], 1)
-            rows = jnp.stack([jnp.where(swap, r1, r0), jnp.where(swap, r0, r1)], 1)
-            keys, rows = keys.reshape((m,) + keys.shape[3:]), rows.reshape((m,) + rows.shape[3:])
-            stride //= 2
-        size *= 2
-    return keys, rows
+
+    def stage(t, carry):
+        k, r = carry
+        lo, up = lower[t][:, None], ascending[t][:, None]
+        ko, ro = k[partner[t]], r[partner[t]]
+        k_lo, k_hi = jnp.where(lo, k, ko), jnp.where(lo, ko, k)
+        r_lo, r_hi = jnp.where(lo, r, ro), jnp.where(lo, ro, r)
+        greater = (k_lo > k_hi) | ((k_lo == k_hi) & (r_lo > r_hi))
+        swap = greater == up  # ascending pair: swap when out of order; descending: when in order
+        return jnp.where(swap, ko, k), jnp.where(swap, ro, r)
+
+    return jax.lax.fori_loop(0, partner.shape[0], stage, (keys, rows))
 
 
 def _count_below(ps: Array, q: Array) -> Array:
@@ -92,14 +109,19 @@ def _count_below(ps: Array, q: Array) -> Array:
 
 
 def _running(op, a: Array, fill) -> Array:
-    """Inclusive running `op` (max/min) down axis 0 by recursive doubling: `log2(m)` shifted
-    elementwise steps (XLA:CPU lowers `lax.cummax` to a much slower windowed reduction here)."""
-    m, shift = a.shape[0], 1
-    while shift < m:
-        pad = jnp.full((shift,) + a.shape[1:], fill, a.dtype)
-        a = op(a, jnp.concatenate([pad, a[:-shift]]))
-        shift *= 2
-    return a
+    """Inclusive running `op` (max/min) down axis 0 by recursive doubling: `ceil(log2 m)`
+    shifted elementwise steps in a rolled loop (XLA:CPU lowers `lax.cummax` to a much slower
+    windowed reduction here; unrolled, the steps cost ~0.2 s of compile time each call site)."""
+    m = a.shape[0]
+    if m == 1:
+        return a
+    pad = jnp.full(a.shape, fill, a.dtype)
+
+    def step(t, a):
+        shift = jnp.left_shift(jnp.int32(1), t)  # a[i] against a[i - shift], fill above row 0
+        return op(a, jax.lax.dynamic_slice_in_dim(jnp.concatenate([pad, a]), m - shift, m))
+
+    return jax.lax.fori_loop(0, (m - 1).bit_length(), step, a)
 
 
 class _SearchBlock(eqx.Module):
