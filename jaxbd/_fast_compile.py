@@ -26,10 +26,15 @@ _CHECKED_JAXLIB = ((0, 6), (0, 10))
 
 
 def _jaxlib_version() -> tuple[int, int]:
-    import jaxlib
+    """`(major, minor)` of the installed jaxlib; `(0, 0)` (unchecked) when it has no package
+    metadata."""
+    from importlib import metadata
 
-    major, minor = jaxlib.__version__.split(".")[:2]
-    return int(major), int(minor)
+    try:
+        major, minor = metadata.version("jaxlib").split(".")[:2]
+        return int(major), int(minor)
+    except (metadata.PackageNotFoundError, ValueError):
+        return (0, 0)
 
 
 def _backends_started() -> bool:
