@@ -26,15 +26,10 @@ _CHECKED_JAXLIB = ((0, 6), (0, 10))
 
 
 def _jaxlib_version() -> tuple[int, int]:
-    """`(major, minor)` of the installed jaxlib; `(0, 0)` (unchecked) when it has no package
-    metadata."""
-    from importlib import metadata
+    import jaxlib
 
-    try:
-        major, minor = metadata.version("jaxlib").split(".")[:2]
-        return int(major), int(minor)
-    except (metadata.PackageNotFoundError, ValueError):
-        return (0, 0)
+    major, minor = jaxlib.__version__.split(".")[:2]
+    return int(major), int(minor)
 
 
 def _backends_started() -> bool:
