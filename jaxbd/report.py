@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from ._fast_compile import legacy_emitters_in_effect
 from .experiments import ExperimentResult
 from .io import write_atomic
 
@@ -63,7 +62,6 @@ def to_json(results: list[ExperimentResult]) -> dict:
             "xla_most_optimizations_disabled": bool(
                 jax.config.read("jax_disable_most_optimizations")
             ),
-            "xla_cpu_legacy_emitters": legacy_emitters_in_effect(),
             "experiments": out,
         }
     )

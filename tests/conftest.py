@@ -15,12 +15,7 @@ os.environ.setdefault("JAXBD_NO_COMPILE_CACHE", "1")
 # `JAXBD_TEST_XLA_OPTIMIZE=1` keeps XLA's default optimisation; CI runs the slow suite that way,
 # so both settings are tested. The environment variable carries the choice to the subprocesses
 # of the CLI and multi-device tests.
-# With most optimisations off, XLA:CPU's legacy emitters compile faster still
-# (`jaxbd._fast_compile`); the flag goes into `$XLA_FLAGS` before JAX starts its backends.
 if os.environ.get("JAXBD_TEST_XLA_OPTIMIZE", "0") != "1":
-    from jaxbd._fast_compile import use_cpu_legacy_emitters
-
-    use_cpu_legacy_emitters()
     os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
     jax.config.update(
         "jax_disable_most_optimizations", os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] != "0"

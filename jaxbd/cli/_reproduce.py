@@ -81,14 +81,10 @@ def run_experiments(args) -> int:
 
 
 def _fast_compile() -> None:
-    """A quick run's programs are small and run once or twice, so compiling them costs more
-    than running them (`jaxbd._fast_compile`): most XLA optimisations off
-    (`jax_disable_most_optimizations` took `reproduce --quick` from 255 s to 183 s on 2 idle
-    cores, with the same claims holding) and XLA:CPU's legacy emitters where that is safe. A
-    value the user set in `$JAX_DISABLE_MOST_OPTIMIZATIONS` or `$XLA_FLAGS` wins."""
-    from .._fast_compile import use_cpu_legacy_emitters
-
-    use_cpu_legacy_emitters()  # before JAX starts its backends (a no-op after)
+    """A quick run's programs are small and run once or twice, so XLA's optimisation passes
+    cost more than they save: `jax_disable_most_optimizations` took `reproduce --quick` from
+    255 s to 183 s on 2 idle cores, with the same claims holding. A value the user set in
+    `$JAX_DISABLE_MOST_OPTIMIZATIONS` wins."""
     if "JAX_DISABLE_MOST_OPTIMIZATIONS" in os.environ:
         return
     import jax

@@ -44,10 +44,8 @@ def spiked_gaussian(
     With $z \sim N(0, I_d)$, $g = z + (\sqrt{1+\theta} - 1)(s^\top z)\, s$: the component of $z$
     along $s$ is scaled by $\sqrt{1+\theta}$ and the rest is unchanged, so
     $\mathrm{Cov}(g) = I + ((1+\theta) - 1) s s^\top$ — no Cholesky factor. With `theta = 0` the
-    samples equal `jax.random.normal(key, (num, d))` (this couples honest and backdoored models
-    drawn from the same key): bit for bit with XLA's default code generation, to within 2 ulp
-    where the two, being different XLA programs, are generated differently (XLA:CPU's legacy
-    emitters of `jaxbd._fast_compile`); both are tested.
+    samples equal `jax.random.normal(key, (num, d))` bit for bit (this couples honest and
+    backdoored models drawn from the same key).
 
     `theta` may be traced (jit / vmap over `theta` or `key`); `num` is static.
 
