@@ -70,10 +70,10 @@ def _sort_columns(keys: Array) -> tuple[Array, Array]:
     A bitonic sorting network (Batcher 1968): $\log_2 m\,(\log_2 m + 1)/2$ data-independent
     compare-exchange stages, each an elementwise operation over the whole `(m, B)` block with
     the `B` candidates on the minor (vector) axis. The stages run as one rolled loop
-    (`lax.fori_loop` over a table of partners and directions): unrolled, the network was ~14x
-    slower to compile (3.5 s against 0.2 s for `m = 512`) and ~1.8x faster to run, and a search
-    is usually compiled once and run once. XLA:CPU's general (stable) sort is slower still on
-    such blocks (measured in the same run by `benchmarks/bench_memorizing.py`).
+    (`lax.fori_loop` over a table of partners and directions): unrolled, the network was ~15x
+    slower to compile (3.5 s against 0.2 s for `m = 512`, measured by hand) and 1.8-2.6x faster
+    to run, and a search is usually compiled once and run once. XLA:CPU's general (stable) sort
+    is slower still on such blocks (measured in the same run by `benchmarks/bench_memorizing.py`).
     """
     m = keys.shape[0]
     if m & (m - 1):
